@@ -1,0 +1,15 @@
+# Fails if BINARY needs libHalide or LLVM at run time, or contains Halide's
+# compiler (its JIT/lowering symbols) statically.
+execute_process(COMMAND readelf -d ${BINARY} OUTPUT_VARIABLE dyn RESULT_VARIABLE r)
+if (NOT r EQUAL 0)
+  message(FATAL_ERROR "readelf failed on ${BINARY}")
+endif ()
+if (dyn MATCHES "libHalide|libLLVM")
+  message(FATAL_ERROR "${BINARY} links libHalide or LLVM:\n${dyn}")
+endif ()
+execute_process(COMMAND nm -C ${BINARY} OUTPUT_VARIABLE syms)
+if (syms MATCHES "Halide::Internal::|Halide::Pipeline|llvm::")
+  message(FATAL_ERROR "${BINARY} contains Halide compiler or LLVM code")
+endif ()
+string(REGEX MATCHALL "NEEDED[^\n]*" needed "${dyn}")
+message(STATUS "${BINARY} needs only: ${needed}")

@@ -1,0 +1,81 @@
+#include "codegen/fusion.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace brine::codegen {
+
+using ir::FusionKind;
+
+Partition fuse(const ir::Graph& g) {
+  const auto consumers = g.consumers();
+  std::vector<bool> is_output(g.nodes.size(), false);
+  for (const ir::Output& o : g.outputs) is_output[o.node] = true;
+
+  std::vector<KernelGroup> groups;
+  std::vector<int> group_of(g.nodes.size(), -1);
+  for (const ir::Node& n : g.nodes) {
+    const FusionKind kind = ir::op_info(n.op).kind;
+    if (kind == FusionKind::Leaf || kind == FusionKind::View) continue;
+    int join = -1;
+    if (kind == FusionKind::Elementwise || kind == FusionKind::Broadcast) {
+      for (int p : n.inputs) {
+        const int gp = group_of[p];
+        if (gp < 0 || groups[gp].tail != p || is_output[p]) continue;
+        const auto& c = consumers[p];
+        if (std::all_of(c.begin(), c.end(), [&](int id) { return id == n.id; })) {
+          join = gp;
+          break;
+        }
+      }
+    }
+    if (join < 0) {
+      join = static_cast<int>(groups.size());
+      groups.push_back({});
+      groups.back().anchor = n.id;
+    }
+    groups[join].nodes.push_back(n.id);
+    groups[join].tail = n.id;
+    group_of[n.id] = join;
+  }
+
+  // Execution order: by tail. A kernel's inputs are tails of kernels with
+  // lower tail ids (or leaves and views), so this order is topological.
+  std::vector<int> order(groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return groups[a].tail < groups[b].tail; });
+  Partition p;
+  p.kernel_of.assign(g.nodes.size(), -1);
+  for (int gi : order) {
+    KernelGroup k = groups[gi];
+    const int idx = static_cast<int>(p.kernels.size());
+    for (int id : k.nodes) p.kernel_of[id] = idx;
+    for (int id : k.nodes)
+      for (int in : g.node(id).inputs)
+        if (group_of[in] != gi && g.node(in).op != ir::Op::Constant &&
+            std::find(k.inputs.begin(), k.inputs.end(), in) == k.inputs.end())
+          k.inputs.push_back(in);
+    p.kernels.push_back(std::move(k));
+  }
+  return p;
+}
+
+std::string print_fused(const ir::Graph& g, const Partition& p) {
+  std::string out = fmt::format("# fused: {} kernel(s)\n", p.kernels.size());
+  for (size_t k = 0; k < p.kernels.size(); ++k) {
+    const KernelGroup& kg = p.kernels[k];
+    std::vector<std::string> ins, ops;
+    for (int i : kg.inputs) ins.push_back(fmt::format("%{}", i));
+    for (int id : kg.nodes) ops.push_back(fmt::format("%{}={}", id, ir::op_name(g.node(id).op)));
+    const ir::Node& a = g.node(kg.anchor);
+    out += fmt::format("kernel {} [{}] ({}) -> %{} : {}\n    {}\n", k, ir::fusion_kind_name(ir::op_info(a.op).kind),
+                       fmt::join(ins, ", "), kg.tail, ir::type_str(g.node(kg.tail).type), fmt::join(ops, " -> "));
+  }
+  for (const ir::Node& n : g.nodes)
+    if (ir::op_info(n.op).kind == FusionKind::View)
+      out += fmt::format("view %{} = {}(%{}) : {}\n", n.id, ir::op_name(n.op), n.inputs[0], ir::type_str(n.type));
+  return out;
+}
+
+}  // namespace brine::codegen

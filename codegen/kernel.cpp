@@ -1,0 +1,159 @@
+#include "codegen/kernel.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <map>
+#include <mutex>
+
+#include "codegen/lower_ctx.h"
+#include "codegen/program.h"
+#include "ir/text.h"
+#include "ops/registry.h"
+
+namespace brine::codegen {
+
+using namespace Halide;
+
+Policy policy_from_name(const std::string& s) {
+  if (s == "naive") return Policy::Naive;
+  if (s == "tuned") return Policy::Tuned;
+  if (s == "mullapudi2016" || s == "Mullapudi2016") return Policy::Mullapudi2016;
+  if (s == "adams2019" || s == "Adams2019") return Policy::Adams2019;
+  if (s == "li2018" || s == "Li2018") return Policy::Li2018;
+  throw Error("unknown schedule '" + s + "' (expected naive, tuned, mullapudi2016, adams2019 or li2018)");
+}
+
+const char* policy_name(Policy p) {
+  switch (p) {
+    case Policy::Naive: return "naive";
+    case Policy::Tuned: return "tuned";
+    case Policy::Mullapudi2016: return "mullapudi2016";
+    case Policy::Adams2019: return "adams2019";
+    case Policy::Li2018: return "li2018";
+  }
+  return "?";
+}
+
+std::vector<Argument> KernelSource::arguments() const {
+  std::vector<Argument> args;
+  for (const ImageParam& p : inputs) args.push_back(p);
+  return args;
+}
+
+namespace {
+
+// Tell Halide what the runtime guarantees about a buffer: dense row-major
+// (so strides are products of extents), zero-based, and static extents where
+// the IR knows them. Known extents and strides let the schedules resolve
+// their specializations at compile time.
+template <typename B>
+void constrain(B buf, const ir::Shape& shape, LowerCtx* ctx) {
+  const int rank = static_cast<int>(shape.size());
+  Expr stride = 1;
+  for (int d = 0; d < rank; ++d) {
+    const ir::Dim& dim = shape[rank - 1 - d];
+    buf.dim(d).set_min(0);
+    if (dim.is_static()) buf.dim(d).set_extent(static_cast<int>(dim.size));
+    else if (ctx && !ctx->symbol_extents.count(dim.sym)) ctx->symbol_extents[dim.sym] = buf.dim(d).extent();
+    buf.dim(d).set_stride(stride);
+    stride = d == 0 ? buf.dim(0).extent() : stride * buf.dim(d).extent();
+  }
+}
+
+void apply_autoscheduler(Pipeline& p, Func out, const ir::Node& tail, const std::vector<ImageParam>& inputs,
+                         const std::vector<ir::Shape>& input_shapes, Policy policy, const Target& target) {
+  static std::once_flag loaded;
+  std::call_once(loaded, [] {
+    for (const char* lib : {"libautoschedule_mullapudi2016.so", "libautoschedule_adams2019.so", "libautoschedule_li2018.so"})
+      load_plugin(std::string(BRINE_HALIDE_PLUGIN_DIR) + "/" + lib);
+  });
+  // Estimates: symbolic dims (the batch) at a typical 64.
+  const auto est = [](const ir::Dim& d) { return d.is_static() ? static_cast<int>(d.size) : 64; };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ir::Shape& s = input_shapes[i];
+    for (int d = 0; d < static_cast<int>(s.size()); ++d) inputs[i].dim(d).set_estimate(0, est(s[s.size() - 1 - d]));
+  }
+  std::vector<Var> v = axis_vars(tail.type.rank());
+  Region bounds;
+  for (int d = 0; d < tail.type.rank(); ++d) bounds.emplace_back(0, est(tail.type.shape[tail.type.rank() - 1 - d]));
+  out.set_estimates(bounds);
+  const char* name = policy == Policy::Mullapudi2016 ? "Mullapudi2016" : policy == Policy::Adams2019 ? "Adams2019" : "Li2018";
+  // 2 cores, 32 MiB last-level cache, balance 40 (Mullapudi's default for x86).
+  p.auto_schedule(name, target, MachineParams(2, 32 * 1024 * 1024, 40));
+}
+
+}  // namespace
+
+KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::string& name, DType dtype,
+                          Policy policy, const Target& target) {
+  LowerCtx ctx{g, dtype == DType::F32 ? Float(32) : Float(64), {}, {}, {}};
+  KernelSource ks{name, {}, {}};
+  std::vector<ir::Shape> input_shapes;
+  for (size_t i = 0; i < k.inputs.size(); ++i) {
+    const ir::Node& in = g.node(k.inputs[i]);
+    ImageParam ip(ctx.type, in.type.rank(), fmt::format("in{}_{}", i, c_identifier(in.attrs.name.empty() ? "v" + std::to_string(in.id) : in.attrs.name)));
+    constrain(ip, in.type.shape, &ctx);
+    ctx.funcs[in.id] = Func(ip);
+    ks.inputs.push_back(ip);
+    input_shapes.push_back(in.type.shape);
+  }
+  for (int id : k.nodes) {
+    const ir::Node& n = g.node(id);
+    for (int in : n.inputs)
+      if (g.node(in).op == ir::Op::Constant) ctx.funcs[in] = ops::lower(ctx, g.node(in));
+    ctx.funcs[id] = ops::lower(ctx, n);
+  }
+  const ir::Node& tail = g.node(k.tail);
+  Func out = ctx.funcs[k.tail];
+  constrain(out.output_buffer(), tail.type.shape, nullptr);
+  ks.pipeline = Pipeline(out);
+
+  switch (policy) {
+    case Policy::Naive:
+      for (int id : k.nodes) {
+        if (id != k.tail) ctx.funcs[id].compute_root();
+        if (auto it = ctx.stages.find(id); it != ctx.stages.end())
+          for (Func f : it->second) f.compute_root();
+      }
+      break;
+    case Policy::Tuned: {
+      ScheduleCtx s{ctx, g.node(k.anchor), tail, out, axis_vars(tail.type.rank()), target.natural_vector_size(ctx.type)};
+      ops::schedule_tuned(s);
+      break;
+    }
+    case Policy::Mullapudi2016:
+    case Policy::Adams2019:
+    case Policy::Li2018:
+      apply_autoscheduler(ks.pipeline, out, tail, ks.inputs, input_shapes, policy, target);
+      break;
+  }
+  return ks;
+}
+
+std::string kernel_key(const ir::Graph& g, const KernelGroup& k, DType dtype, Policy policy, const Target& target) {
+  std::map<int, int> local;
+  for (int in : k.inputs) local[in] = -1 - static_cast<int>(local.size());
+  std::string key = fmt::format("{} {} {}\n", dtype_name(dtype), policy_name(policy), target.to_string());
+  for (int in : k.inputs) key += fmt::format("arg {}\n", ir::type_str(g.node(in).type));
+  for (int id : k.nodes) {
+    const ir::Node& n = g.node(id);
+    std::vector<std::string> args;
+    for (int in : n.inputs) {
+      const ir::Node& src = g.node(in);
+      if (src.op == ir::Op::Constant) args.push_back(fmt::format("const({})", src.attrs.value));
+      else args.push_back(local.count(in) ? fmt::format("{}", local[in]) : "?");
+    }
+    local[id] = static_cast<int>(local.size());
+    ir::Graph one;
+    ir::Node copy = n;
+    copy.inputs.clear();
+    copy.layer.clear();
+    copy.loc.clear();
+    one.nodes.push_back(copy);
+    key += fmt::format("{}({}) {}", ir::op_name(n.op), fmt::join(args, ","), ir::print(one));
+  }
+  return key;
+}
+
+}  // namespace brine::codegen

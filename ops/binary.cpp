@@ -1,0 +1,103 @@
+// Binary arithmetic with NumPy broadcasting.
+#include "ops/binary.h"
+
+#include <Halide.h>
+
+#include "codegen/lower_ctx.h"
+
+namespace brine::ops {
+
+namespace {
+
+double ref_apply(ir::Op op, double a, double b) {
+  switch (op) {
+    case ir::Op::Add: return a + b;
+    case ir::Op::Sub: return a - b;
+    case ir::Op::Mul: return a * b;
+    case ir::Op::Div: return a / b;
+    default: break;
+  }
+  internal_error("not a binary op");
+}
+
+Halide::Expr halide_apply(ir::Op op, Halide::Expr a, Halide::Expr b) {
+  switch (op) {
+    case ir::Op::Add: return a + b;
+    case ir::Op::Sub: return a - b;
+    case ir::Op::Mul: return a * b;
+    case ir::Op::Div: return a / b;
+    default: break;
+  }
+  internal_error("not a binary op");
+}
+
+// Index of an operand of shape `in` inside an output of shape `out`:
+// right-aligned, broadcast (size-1) axes read element 0.
+template <typename Idx>
+std::vector<Idx> operand_index(const std::vector<Idx>& out_idx, const std::vector<int64_t>& in,
+                               const std::vector<int64_t>& out, Idx zero) {
+  const size_t off = out.size() - in.size();
+  std::vector<Idx> idx(in.size(), zero);
+  for (size_t a = 0; a < in.size(); ++a) idx[a] = (in[a] == 1 && out[off + a] != 1) ? zero : out_idx[off + a];
+  return idx;
+}
+
+// Static sizes with symbols as -1: only static 1s broadcast.
+std::vector<int64_t> sizes(const ir::Shape& s) {
+  std::vector<int64_t> r;
+  for (const ir::Dim& d : s) r.push_back(d.is_static() ? d.size : -1);
+  return r;
+}
+
+}  // namespace
+
+ir::TensorType Binary::infer(const ir::Node&, std::span<const ir::TensorType> in) {
+  if (in[0].dtype != in[1].dtype)
+    throw ShapeError(std::string("operands have different dtypes: ") + dtype_name(in[0].dtype) +
+                     " and " + dtype_name(in[1].dtype));
+  return {in[0].dtype, broadcast_shapes(in[0].shape, in[1].shape)};
+}
+
+RefTensor Binary::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+  const RefTensor& a = *in[0];
+  const RefTensor& b = *in[1];
+  std::vector<int64_t> shape(std::max(a.shape.size(), b.shape.size()));
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const auto dim = [&](const RefTensor& t) {
+      const size_t r = t.shape.size();
+      return i + r >= shape.size() ? t.shape[i + r - shape.size()] : int64_t{1};
+    };
+    shape[i] = std::max(dim(a), dim(b));
+  }
+  RefTensor out{shape, std::vector<double>(ref_elements(shape))};
+  const auto os = row_major_strides(shape), as = row_major_strides(a.shape), bs = row_major_strides(b.shape);
+  std::vector<int64_t> idx(shape.size());
+  for (int64_t f = 0; f < out.size(); ++f) {
+    for (size_t d = 0; d < shape.size(); ++d) idx[d] = (f / os[d]) % shape[d];
+    const auto flat = [&](const RefTensor& t, const std::vector<int64_t>& st) {
+      auto ti = operand_index<int64_t>(idx, t.shape, shape, 0);
+      int64_t o = 0;
+      for (size_t d = 0; d < ti.size(); ++d) o += ti[d] * st[d];
+      return o;
+    };
+    out.data[f] = ref_apply(n.op, a.data[flat(a, as)], b.data[flat(b, bs)]);
+  }
+  return out;
+}
+
+Halide::Func Binary::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
+  std::vector<Halide::Var> v = codegen::axis_vars(n.type.rank());
+  std::vector<Halide::Expr> ov(v.begin(), v.end());
+  const auto out_sizes = sizes(n.type.shape);
+  const auto operand = [&](int i) {
+    auto idx = operand_index<Halide::Expr>(ov, sizes(ctx.in_type(n, i).shape), out_sizes, Halide::Expr(0));
+    return codegen::at(ctx.in(n, i), idx);
+  };
+  Halide::Func f{std::string(ir::op_name(n.op))};
+  codegen::at(f, v) = halide_apply(n.op, operand(0), operand(1));
+  return f;
+}
+
+void Binary::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+}  // namespace brine::ops

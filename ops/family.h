@@ -1,0 +1,23 @@
+// The interface every op family implements, in its own file pair. The
+// registry checks at compile time that each family in ir/op_list.h has all
+// four rules (see OpFamily in ops/registry.cpp).
+#pragma once
+
+#include <span>
+
+#include "ops/rules.h"
+
+namespace Halide { class Func; }
+namespace brine::codegen { struct LowerCtx; struct ScheduleCtx; }
+
+// infer:     the type rule; throws ShapeError with the shapes involved.
+// reference: plain loops in double precision, the tests' oracle.
+// lower:     the Halide algorithm, reading inputs through ctx.in(n, i).
+// schedule:  the `tuned` schedule of a kernel this family anchors.
+#define BRINE_DECLARE_OP_FAMILY(F)                                                          \
+  struct F {                                                                                \
+    static ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);   \
+    static RefTensor reference(const ir::Node& n, std::span<const RefTensor* const> in);  \
+    static Halide::Func lower(codegen::LowerCtx& ctx, const ir::Node& n);                 \
+    static void schedule(codegen::ScheduleCtx& s);                                         \
+  }

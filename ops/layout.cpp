@@ -1,0 +1,208 @@
+// Data movement: reshape (also Flatten and expand_dims), transpose, concat.
+//
+// reshape keeps the row-major order of elements, so the runtime executes it
+// as a view of its input's buffer (FusionKind::View): no kernel, no copy. Its
+// Halide lowering below (index arithmetic through the flat offset) exists for
+// the day a reshape must be fused into a kernel; the op sweep tests it.
+#include "ops/layout.h"
+
+#include <Halide.h>
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "codegen/lower_ctx.h"
+
+namespace brine::ops {
+
+namespace {
+
+// A reshape target: static sizes, symbols, and at most one -1 (inferred).
+// Symbols must match those of the input exactly (as a multiset), so that the
+// element counts agree for every value of the symbols.
+ir::Shape reshape_target(const ir::Shape& in, const ir::Shape& target) {
+  std::vector<std::string> sin, sout;
+  for (const ir::Dim& d : in)
+    if (!d.is_static()) sin.push_back(d.sym);
+  int infer_at = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const ir::Dim& d = target[i];
+    if (!d.is_static()) sout.push_back(d.sym);
+    else if (d.size == -1) {
+      if (infer_at >= 0) throw ShapeError(fmt::format("reshape to {}: at most one -1", ir::shape_str(target)));
+      infer_at = static_cast<int>(i);
+    } else if (d.size < 1) {
+      throw ShapeError(fmt::format("reshape to {}: dimension {} must be at least 1 or -1",
+                                   ir::shape_str(target), d.size));
+    } else {
+      known *= d.size;
+    }
+  }
+  std::sort(sin.begin(), sin.end());
+  std::sort(sout.begin(), sout.end());
+  if (sin != sout)
+    throw ShapeError(fmt::format("cannot reshape {} to {}: the symbolic dimensions must be the same on both sides",
+                                 ir::shape_str(in), ir::shape_str(target)));
+  const int64_t total = static_elements(in);
+  ir::Shape out = target;
+  if (infer_at >= 0) {
+    if (total % known != 0)
+      throw ShapeError(fmt::format("cannot reshape {} ({} elements per symbol) to {}", ir::shape_str(in), total,
+                                   ir::shape_str(target)));
+    out[infer_at] = total / known;
+  } else if (known != total) {
+    throw ShapeError(fmt::format("cannot reshape {} ({} elements) to {} ({} elements)", ir::shape_str(in), total,
+                                 ir::shape_str(target), known));
+  }
+  return out;
+}
+
+std::vector<int> check_perm(const ir::Node& n, int rank) {
+  if (static_cast<int>(n.attrs.axes.size()) != rank)
+    throw ShapeError(fmt::format("transpose permutation has {} axes for a tensor of rank {}", n.attrs.axes.size(), rank));
+  std::vector<int> perm;
+  std::vector<bool> seen(rank, false);
+  for (int64_t a : n.attrs.axes) {
+    const int ax = normalize_axis(a, rank, "transpose axis");
+    if (seen[ax]) throw ShapeError(fmt::format("transpose permutation repeats axis {}", ax));
+    seen[ax] = true;
+    perm.push_back(ax);
+  }
+  return perm;
+}
+
+}  // namespace
+
+ir::TensorType Layout::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
+  switch (n.op) {
+    case ir::Op::Reshape: return {in[0].dtype, reshape_target(in[0].shape, n.attrs.shape)};
+    case ir::Op::Transpose: {
+      const auto perm = check_perm(n, in[0].rank());
+      ir::Shape out;
+      for (int p : perm) out.push_back(in[0].shape[p]);
+      return {in[0].dtype, out};
+    }
+    case ir::Op::Concat: {
+      if (n.attrs.axes.size() != 1) throw ShapeError("concat takes exactly one axis");
+      const int rank = in[0].rank();
+      const int axis = normalize_axis(n.attrs.axes[0], rank, "concat axis");
+      ir::TensorType out = in[0];
+      int64_t total = 0;
+      for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i].rank() != rank || in[i].dtype != in[0].dtype)
+          throw ShapeError(fmt::format("concat input {} is {} but input 0 is {}", i, ir::type_str(in[i]), ir::type_str(in[0])));
+        for (int a = 0; a < rank; ++a)
+          if (a != axis && in[i].shape[a] != in[0].shape[a])
+            throw ShapeError(fmt::format("concat along axis {}: input {} has shape {}, input 0 has {} (axis {} differs)",
+                                         axis, i, ir::shape_str(in[i].shape), ir::shape_str(in[0].shape), a));
+        if (!in[i].shape[axis].is_static())
+          throw ShapeError(fmt::format("concat along axis {}: input {} has symbolic size {} on that axis",
+                                       axis, i, in[i].shape[axis].str()));
+        total += in[i].shape[axis].size;
+      }
+      out.shape[axis] = total;
+      return out;
+    }
+    default: break;
+  }
+  internal_error("not a layout op");
+}
+
+RefTensor Layout::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+  const RefTensor& x = *in[0];
+  switch (n.op) {
+    case ir::Op::Reshape: {
+      // The evaluator passes nodes whose types are concrete (symbols bound).
+      RefTensor out = x;
+      out.shape.clear();
+      for (const ir::Dim& d : n.type.shape) out.shape.push_back(d.size);
+      BRINE_CHECK_INTERNAL(ref_elements(out.shape) == x.size(), "reshape reference: element count changed");
+      return out;
+    }
+    case ir::Op::Transpose: {
+      const auto perm = check_perm(n, static_cast<int>(x.shape.size()));
+      std::vector<int64_t> shape;
+      for (int p : perm) shape.push_back(x.shape[p]);
+      RefTensor out{shape, std::vector<double>(x.size())};
+      const auto xs = row_major_strides(x.shape), os = row_major_strides(shape);
+      for (int64_t f = 0; f < out.size(); ++f) {
+        int64_t src = 0;
+        for (size_t a = 0; a < shape.size(); ++a) src += ((f / os[a]) % shape[a]) * xs[perm[a]];
+        out.data[f] = x.data[src];
+      }
+      return out;
+    }
+    case ir::Op::Concat: {
+      const int rank = static_cast<int>(x.shape.size());
+      const int axis = normalize_axis(n.attrs.axes[0], rank, "concat axis");
+      std::vector<int64_t> shape = x.shape;
+      shape[axis] = 0;
+      for (const RefTensor* t : in) shape[axis] += t->shape[axis];
+      RefTensor out{shape, {}};
+      out.data.reserve(ref_elements(shape));
+      const int64_t outer = std::accumulate(shape.begin(), shape.begin() + axis, int64_t{1}, std::multiplies<>());
+      for (int64_t o = 0; o < outer; ++o)
+        for (const RefTensor* t : in) {
+          const int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
+          out.data.insert(out.data.end(), t->data.begin() + o * chunk, t->data.begin() + (o + 1) * chunk);
+        }
+      return out;
+    }
+    default: break;
+  }
+  internal_error("not a layout op");
+}
+
+Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
+  using namespace Halide;
+  const int rank = n.type.rank();
+  std::vector<Var> v = codegen::axis_vars(rank);
+  Func out{std::string(ir::op_name(n.op))};
+  switch (n.op) {
+    case ir::Op::Reshape: {
+      const ir::Shape& is = ctx.in_type(n, 0).shape;
+      Expr flat = 0;
+      for (int a = 0; a < rank; ++a) flat = flat * ctx.extent(n.type.shape[a]) + v[a];
+      std::vector<Expr> idx(is.size());
+      for (int a = static_cast<int>(is.size()) - 1; a >= 0; --a) {
+        idx[a] = flat % ctx.extent(is[a]);
+        flat = flat / ctx.extent(is[a]);
+      }
+      codegen::at(out, v) = codegen::at(ctx.in(n, 0), idx);
+      return out;
+    }
+    case ir::Op::Transpose: {
+      const auto perm = check_perm(n, rank);
+      std::vector<Expr> idx(rank);
+      for (int a = 0; a < rank; ++a) idx[perm[a]] = v[a];
+      codegen::at(out, v) = codegen::at(ctx.in(n, 0), idx);
+      return out;
+    }
+    case ir::Op::Concat: {
+      const int axis = normalize_axis(n.attrs.axes[0], rank, "concat axis");
+      // Each input is read at a clamped index so that bounds inference never
+      // asks an input for rows it does not have; select picks the right one.
+      Expr value;
+      int64_t end = 0;
+      for (int i = static_cast<int>(n.inputs.size()) - 1; i >= 0; --i) {
+        const int64_t len = ctx.in_type(n, i).shape[axis].size;
+        int64_t start = 0;
+        for (int j = 0; j < i; ++j) start += ctx.in_type(n, j).shape[axis].size;
+        std::vector<Expr> idx(v.begin(), v.end());
+        idx[axis] = clamp(v[axis] - static_cast<int>(start), 0, static_cast<int>(len - 1));
+        const Expr x = codegen::at(ctx.in(n, i), idx);
+        value = value.defined() ? select(v[axis] < static_cast<int>(start + len), x, value) : x;
+        end = std::max(end, start + len);
+      }
+      codegen::at(out, v) = value;
+      return out;
+    }
+    default: break;
+  }
+  internal_error("not a layout op");
+}
+
+void Layout::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+}  // namespace brine::ops

@@ -1,0 +1,125 @@
+// reduce_sum / reduce_mean / reduce_max over a set of axes, with keepdims.
+// The IR always lists the axes explicitly (the DSL expands "all axes").
+#include "ops/reduce.h"
+
+#include <Halide.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "codegen/lower_ctx.h"
+
+namespace brine::ops {
+
+namespace {
+std::vector<bool> reduced_mask(const ir::Node& n, int rank) {
+  std::vector<bool> mask(rank, false);
+  for (int64_t a : n.attrs.axes) {
+    const int ax = normalize_axis(a, rank, "reduction axis");
+    if (mask[ax]) throw ShapeError(fmt::format("reduction axis {} is listed twice", ax));
+    mask[ax] = true;
+  }
+  return mask;
+}
+}  // namespace
+
+ir::TensorType Reduce::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
+  const ir::Shape& s = in[0].shape;
+  const auto mask = reduced_mask(n, static_cast<int>(s.size()));
+  ir::Shape out;
+  for (size_t a = 0; a < s.size(); ++a) {
+    if (!mask[a]) out.push_back(s[a]);
+    else if (n.attrs.keepdims) out.push_back(1);
+  }
+  return {in[0].dtype, out};
+}
+
+RefTensor Reduce::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+  const RefTensor& x = *in[0];
+  const int rank = static_cast<int>(x.shape.size());
+  const auto mask = reduced_mask(n, rank);
+  std::vector<int64_t> kept;  // output shape with keepdims, then squeezed at the end
+  for (int a = 0; a < rank; ++a) kept.push_back(mask[a] ? 1 : x.shape[a]);
+  const bool is_max = n.op == ir::Op::ReduceMax;
+  RefTensor out{kept, std::vector<double>(ref_elements(kept),
+                                          is_max ? -std::numeric_limits<double>::infinity() : 0.0)};
+  const auto xs = row_major_strides(x.shape), os = row_major_strides(kept);
+  for (int64_t f = 0; f < x.size(); ++f) {
+    int64_t o = 0;
+    for (int a = 0; a < rank; ++a)
+      if (!mask[a]) o += ((f / xs[a]) % x.shape[a]) * os[a];
+    out.data[o] = is_max ? std::max(out.data[o], x.data[f]) : out.data[o] + x.data[f];
+  }
+  if (n.op == ir::Op::ReduceMean) {
+    const double count = static_cast<double>(x.size()) / static_cast<double>(std::max<int64_t>(out.size(), 1));
+    for (double& v : out.data) v /= count;
+  }
+  out.shape.clear();
+  for (int a = 0; a < rank; ++a)
+    if (!mask[a] || n.attrs.keepdims) out.shape.push_back(kept[a]);
+  return out;
+}
+
+Halide::Func Reduce::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
+  using namespace Halide;
+  const ir::Shape& s = ctx.in_type(n, 0).shape;
+  const int rank = static_cast<int>(s.size());
+  const auto mask = reduced_mask(n, rank);
+  std::vector<Var> ov = codegen::axis_vars(n.type.rank());
+  // RDom dims innermost first, so the reduction walks memory in order.
+  Region ranges;
+  std::vector<int> raxes;
+  for (int a = rank - 1; a >= 0; --a)
+    if (mask[a]) {
+      ranges.emplace_back(0, ctx.extent(s[a]));
+      raxes.push_back(a);
+    }
+  RDom r(ranges, "r");
+  std::vector<Expr> idx(rank);
+  Expr count = cast(ctx.type, 1);
+  for (int a = 0, o = 0; a < rank; ++a) {
+    if (mask[a]) {
+      const int j = static_cast<int>(std::find(raxes.begin(), raxes.end(), a) - raxes.begin());
+      idx[a] = r[j];
+      count = count * cast(ctx.type, ctx.extent(s[a]));
+      if (n.attrs.keepdims) ++o;
+    } else {
+      idx[a] = ov[o++];
+    }
+  }
+  const Expr x = codegen::at(ctx.in(n, 0), idx);
+  Func acc("reduce_acc");
+  if (n.op == ir::Op::ReduceMax) {
+    codegen::at(acc, ov) = ctx.type.min();
+    codegen::at(acc, ov) = max(codegen::at(acc, ov), x);
+  } else {
+    codegen::at(acc, ov) = cast(ctx.type, 0);
+    codegen::at(acc, ov) += x;
+  }
+  ctx.stages[n.id] = {acc};
+  Func out{std::string(ir::op_name(n.op))};
+  codegen::at(out, ov) = n.op == ir::Op::ReduceMean ? codegen::at(acc, ov) / count : Expr(codegen::at(acc, ov));
+  return out;
+}
+
+// Each vector of outputs accumulates in registers across the reduction;
+// reductions over the innermost axis read their input with strided gathers,
+// which is acceptable for the small reductions of losses and normalizations.
+void Reduce::schedule(codegen::ScheduleCtx& s) {
+  using namespace Halide;
+  Func acc = s.lower.stages.at(s.anchor.id)[0];
+  const int rank = static_cast<int>(s.out_vars.size());
+  if (rank == 0) {
+    acc.compute_root();
+    return;
+  }
+  const int v = s.vector_width;
+  Var x = s.out_vars[rank - 1], xo("xo"), xi("xi");
+  s.out.split(x, xo, xi, v, TailStrategy::GuardWithIf).vectorize(xi);
+  if (rank >= 2) s.out.parallel(s.out_vars[0]);
+  acc.compute_at(s.out, xo).vectorize(x, v, TailStrategy::GuardWithIf);
+  acc.update().vectorize(x, v, TailStrategy::GuardWithIf);
+}
+
+}  // namespace brine::ops

@@ -1,0 +1,13 @@
+// The Halide side of the op families: lowering and tuned schedules,
+// dispatched over the op list. (Shape rules and reference: ops/rules.h.)
+#pragma once
+
+#include "ops/rules.h"
+
+namespace Halide { class Func; }
+namespace brine::codegen { struct LowerCtx; struct ScheduleCtx; }
+
+namespace brine::ops {
+Halide::Func lower(codegen::LowerCtx& ctx, const ir::Node& n);
+void schedule_tuned(codegen::ScheduleCtx& s);
+}  // namespace brine::ops

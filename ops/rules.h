@@ -1,0 +1,36 @@
+// The per-op rules that need no Halide: shape/type inference and the
+// double-precision reference evaluation (the test oracle). Dispatch over the
+// op list lives in ops/registry.cpp; each family implements them in its file.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/error.h"
+
+namespace brine::ops {
+
+// A shape rule's complaint. The caller (DSL builder, verifier) prefixes it
+// with the layer / node and source location.
+struct ShapeError : Error {
+  using Error::Error;
+};
+
+// The reference evaluator's tensors: row-major doubles.
+struct RefTensor {
+  std::vector<int64_t> shape;
+  std::vector<double> data;
+  int64_t size() const { return static_cast<int64_t>(data.size()); }
+};
+
+ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);
+RefTensor reference(const ir::Node& n, std::span<const RefTensor* const> in);
+
+// Shared shape helpers.
+int normalize_axis(int64_t axis, int rank, const char* what);  // throws ShapeError
+ir::Shape broadcast_shapes(const ir::Shape& a, const ir::Shape& b);  // NumPy rules
+std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape);
+int64_t ref_elements(const std::vector<int64_t>& shape);
+
+}  // namespace brine::ops

@@ -1,0 +1,66 @@
+// Unary elementwise math. Each op is a pair of formulas below: the reference
+// in double and the Halide expression, side by side.
+#include "ops/unary.h"
+
+#include <Halide.h>
+
+#include <cmath>
+
+#include "codegen/lower_ctx.h"
+
+namespace brine::ops {
+
+namespace {
+
+double ref_apply(ir::Op op, double v) {
+  switch (op) {
+    case ir::Op::Neg: return -v;
+    case ir::Op::Exp: return std::exp(v);
+    case ir::Op::Log: return std::log(v);
+    case ir::Op::Tanh: return std::tanh(v);
+    case ir::Op::Sigmoid: return 1.0 / (1.0 + std::exp(-v));
+    case ir::Op::Relu: return v > 0 ? v : 0.0;  // kink convention: relu(0) = 0, relu'(0) = 0
+    case ir::Op::Sqrt: return std::sqrt(v);
+    default: break;
+  }
+  internal_error("not a unary op");
+}
+
+Halide::Expr halide_apply(ir::Op op, Halide::Expr v) {
+  using namespace Halide;
+  switch (op) {
+    case ir::Op::Neg: return -v;
+    // Halide's fast_exp/fast_log are less accurate than the reference
+    // tolerance allows; exp/log lower to vectorized polynomial code anyway.
+    case ir::Op::Exp: return exp(v);
+    case ir::Op::Log: return log(v);
+    case ir::Op::Tanh: return tanh(v);
+    // 1/(1+e^-v) overflows gracefully to 0 for very negative v.
+    case ir::Op::Sigmoid: return 1 / (1 + exp(-v));
+    case ir::Op::Relu: return max(v, cast(v.type(), 0));
+    case ir::Op::Sqrt: return sqrt(v);
+    default: break;
+  }
+  internal_error("not a unary op");
+}
+
+}  // namespace
+
+ir::TensorType Unary::infer(const ir::Node&, std::span<const ir::TensorType> in) { return in[0]; }
+
+RefTensor Unary::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+  RefTensor out = *in[0];
+  for (double& v : out.data) v = ref_apply(n.op, v);
+  return out;
+}
+
+Halide::Func Unary::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
+  std::vector<Halide::Var> v = codegen::axis_vars(n.type.rank());
+  Halide::Func f{std::string(ir::op_name(n.op))};
+  codegen::at(f, v) = halide_apply(n.op, codegen::at(ctx.in(n, 0), v));
+  return f;
+}
+
+void Unary::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+}  // namespace brine::ops

@@ -1,0 +1,231 @@
+#include "runtime/program.h"
+
+#include <HalideRuntime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace brine::rt {
+
+std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
+                                    std::span<const int64_t> binding) {
+  std::vector<int64_t> out;
+  out.reserve(shape.size());
+  for (const DimSpec& d : shape) out.push_back(d.sym >= 0 ? binding[d.sym] : d.size);
+  return out;
+}
+
+std::string spec_shape_string(const ProgramSpec& p, const std::vector<DimSpec>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += shape[i].sym >= 0 ? p.symbols[shape[i].sym] : std::to_string(shape[i].size);
+  }
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+struct Executor::Plan {
+  std::vector<std::vector<int64_t>> shapes;        // per buffer
+  std::vector<size_t> offsets;                     // per Temp buffer: arena offset
+  std::vector<halide_buffer_t> bufs;               // per buffer
+  std::vector<std::vector<halide_dimension_t>> dims;
+  std::shared_ptr<void> arena;
+  size_t arena_bytes = 0;
+};
+
+Executor::Executor(std::shared_ptr<const ProgramSpec> spec, std::vector<KernelBinding> kernels)
+    : spec_(std::move(spec)), kernels_(std::move(kernels)) {
+  BRINE_CHECK_INTERNAL(kernels_.size() == spec_->kernel_names.size(),
+                       "kernel bindings do not match the program");
+}
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+Executor& Executor::operator=(Executor&&) noexcept = default;
+
+size_t Executor::arena_bytes() const { return last_plan_ ? last_plan_->arena_bytes : 0; }
+
+std::vector<int64_t> Executor::bind(std::span<const Tensor> inputs) const {
+  const ProgramSpec& p = *spec_;
+  if (inputs.size() != p.inputs.size())
+    throw Error(fmt::format("model '{}' takes {} input(s), got {}", p.model_name,
+                            p.inputs.size(), inputs.size()));
+  std::vector<int64_t> binding(p.symbols.size(), -1);
+  std::vector<std::string> bound_by(p.symbols.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const BufferSpec& b = p.buffers[p.inputs[i]];
+    const Tensor& t = inputs[i];
+    const std::string expected = spec_shape_string(p, b.shape);
+    if (t.raw() == nullptr)
+      throw Error(fmt::format("model '{}': input '{}' is a null buffer; expected {} {}",
+                              p.model_name, b.name, dtype_name(b.dtype), expected));
+    if (t.dtype() != b.dtype)
+      throw Error(fmt::format("model '{}': input '{}' has dtype {}, expected {}", p.model_name,
+                              b.name, dtype_name(t.dtype()), dtype_name(b.dtype)));
+    if (t.rank() != static_cast<int>(b.shape.size()))
+      throw Error(fmt::format("model '{}': input '{}' has shape {} (rank {}), expected {} (rank {})",
+                              p.model_name, b.name, shape_string(t.shape()), t.rank(), expected,
+                              b.shape.size()));
+    for (int a = 0; a < t.rank(); ++a) {
+      const DimSpec& d = b.shape[a];
+      const int64_t got = t.dim(a);
+      if (d.sym < 0) {
+        if (got != d.size)
+          throw Error(fmt::format("model '{}': input '{}' has shape {}, expected {} (axis {} must be {})",
+                                  p.model_name, b.name, shape_string(t.shape()), expected, a, d.size));
+      } else if (binding[d.sym] < 0) {
+        if (got < 1)
+          throw Error(fmt::format("model '{}': input '{}' has shape {}: dimension {} must be at least 1",
+                                  p.model_name, b.name, shape_string(t.shape()), p.symbols[d.sym]));
+        binding[d.sym] = got;
+        bound_by[d.sym] = b.name;
+      } else if (binding[d.sym] != got) {
+        throw Error(fmt::format(
+            "model '{}': input '{}' has shape {}, but dimension {} is {} in input '{}' (axis {} of '{}' must be {})",
+            p.model_name, b.name, shape_string(t.shape()), p.symbols[d.sym], binding[d.sym],
+            bound_by[d.sym], a, b.name, binding[d.sym]));
+      }
+    }
+  }
+  for (size_t s = 0; s < binding.size(); ++s)
+    BRINE_CHECK_INTERNAL(binding[s] >= 0, "symbol " + p.symbols[s] + " is not bound by any input");
+  return binding;
+}
+
+std::vector<std::vector<int64_t>> Executor::output_shapes(std::span<const Tensor> inputs) {
+  const std::vector<int64_t> binding = bind(inputs);
+  std::vector<std::vector<int64_t>> out;
+  for (int32_t id : spec_->outputs) out.push_back(concrete_shape(spec_->buffers[id].shape, binding));
+  return out;
+}
+
+Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
+  auto it = plans_.find(binding);
+  if (it != plans_.end()) return *it->second;
+  const ProgramSpec& p = *spec_;
+  auto plan = std::make_unique<Plan>();
+  const size_t nb = p.buffers.size();
+  plan->shapes.resize(nb);
+  plan->offsets.assign(nb, 0);
+  plan->bufs.resize(nb);
+  plan->dims.resize(nb);
+  for (size_t b = 0; b < nb; ++b) plan->shapes[b] = concrete_shape(p.buffers[b].shape, binding);
+
+  // Lifetimes of temporaries in step indices; a view keeps its base alive.
+  auto base_of = [&](int32_t b) {
+    while (p.buffers[b].kind == BufferKind::View) b = p.buffers[b].index;
+    return b;
+  };
+  std::vector<int> first(nb, INT32_MAX), last(nb, -1);
+  for (int s = 0; s < static_cast<int>(p.steps.size()); ++s)
+    for (int32_t a : p.steps[s].args) {
+      const int32_t b = base_of(a);
+      first[b] = std::min(first[b], s);
+      last[b] = std::max(last[b], s);
+    }
+  // Greedy placement, largest first, at the lowest offset that does not
+  // overlap a buffer live at the same time (sizes rounded to 64 bytes).
+  std::vector<int32_t> temps;
+  std::vector<size_t> size(nb, 0);
+  for (size_t b = 0; b < nb; ++b)
+    if (p.buffers[b].kind == BufferKind::Temp) {
+      temps.push_back(static_cast<int32_t>(b));
+      size[b] = (shape_elements(plan->shapes[b]) * dtype_size(p.buffers[b].dtype) + 63) / 64 * 64;
+    }
+  std::sort(temps.begin(), temps.end(), [&](int32_t a, int32_t b) { return size[a] > size[b]; });
+  std::vector<int32_t> placed;
+  for (int32_t b : temps) {
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (int32_t o : placed)
+      if (!(last[o] < first[b] || last[b] < first[o])) busy.emplace_back(plan->offsets[o], plan->offsets[o] + size[o]);
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (auto [lo, hi] : busy) {
+      if (off + size[b] <= lo) break;
+      off = std::max(off, hi);
+    }
+    plan->offsets[b] = off;
+    plan->arena_bytes = std::max(plan->arena_bytes, off + size[b]);
+    placed.push_back(b);
+  }
+  if (plan->arena_bytes) {
+    void* mem = std::aligned_alloc(64, plan->arena_bytes);
+    if (!mem) throw Error(fmt::format("model '{}': cannot allocate {} bytes for intermediates",
+                                      p.model_name, plan->arena_bytes));
+    plan->arena = std::shared_ptr<void>(mem, std::free);
+  }
+  for (size_t b = 0; b < nb; ++b) {
+    plan->dims[b].resize(std::max<size_t>(plan->shapes[b].size(), 1));
+    uint8_t* host = nullptr;
+    if (p.buffers[b].kind == BufferKind::Temp) host = static_cast<uint8_t*>(plan->arena.get()) + plan->offsets[b];
+    make_halide_buffer(plan->bufs[b], plan->dims[b].data(), host, plan->shapes[b], p.buffers[b].dtype);
+  }
+  ++plans_built_;
+  return *plans_.emplace(binding, std::move(plan)).first->second;
+}
+
+void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                   std::span<const Tensor> params) {
+  const ProgramSpec& p = *spec_;
+  const std::vector<int64_t> binding = bind(inputs);
+  if (outputs.size() != p.outputs.size())
+    throw Error(fmt::format("model '{}' has {} output(s), got {} output tensors", p.model_name,
+                            p.outputs.size(), outputs.size()));
+  if (params.size() != p.params.size())
+    throw Error(fmt::format("model '{}' has {} parameter(s), got {}", p.model_name,
+                            p.params.size(), params.size()));
+  Plan& plan = plan_for(binding);
+  last_plan_ = &plan;
+
+  auto set_host = [&](int32_t id, const void* data) {
+    plan.bufs[id].host = static_cast<uint8_t*>(const_cast<void*>(data));
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) set_host(p.inputs[i], inputs[i].raw());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int32_t id = p.params[i];
+    const BufferSpec& b = p.buffers[id];
+    if (params[i].raw() == nullptr || params[i].shape() != plan.shapes[id] || params[i].dtype() != b.dtype)
+      throw Error(fmt::format("model '{}': parameter '{}' is {} {}, expected {} {}", p.model_name,
+                              b.name, dtype_name(params[i].dtype()), shape_string(params[i].shape()),
+                              dtype_name(b.dtype), shape_string(plan.shapes[id])));
+    set_host(id, params[i].raw());
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const int32_t id = p.outputs[i];
+    const BufferSpec& b = p.buffers[id];
+    Tensor& t = outputs[i];
+    if (t.raw() == nullptr) {
+      t = Tensor(plan.shapes[id], b.dtype);
+    } else if (t.shape() != plan.shapes[id] || t.dtype() != b.dtype) {
+      if (!t.owns())
+        throw Error(fmt::format("model '{}': output '{}' is a {} {} view, expected {} {}",
+                                p.model_name, b.name, dtype_name(t.dtype()), shape_string(t.shape()),
+                                dtype_name(b.dtype), shape_string(plan.shapes[id])));
+      t = Tensor(plan.shapes[id], b.dtype);
+    }
+    set_host(id, t.raw());
+  }
+  // Views take their base's memory (resolved in buffer order: a view's base
+  // always has a lower id).
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (p.buffers[b].kind == BufferKind::View) plan.bufs[b].host = plan.bufs[p.buffers[b].index].host;
+
+  void* args[16];
+  for (const StepSpec& s : p.steps) {
+    if (s.kernel < 0) {
+      const halide_buffer_t& from = plan.bufs[s.args[0]];
+      halide_buffer_t& to = plan.bufs[s.args[1]];
+      std::memcpy(to.host, from.host, to.size_in_bytes());
+      continue;
+    }
+    BRINE_CHECK_INTERNAL(s.args.size() <= 16, "kernel with more than 16 buffers");
+    for (size_t a = 0; a < s.args.size(); ++a) args[a] = &plan.bufs[s.args[a]];
+    const KernelBinding& k = kernels_[s.kernel];
+    const int rc = k.fn(k.ctx, args);
+    if (rc != 0)
+      throw Error(fmt::format("model '{}': kernel '{}' failed with Halide error {}", p.model_name,
+                              p.kernel_names[s.kernel], rc));
+  }
+}
+
+}  // namespace brine::rt

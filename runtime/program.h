@@ -1,0 +1,100 @@
+// The execution plan of a compiled model, shared by the JIT and by generated
+// (AOT) code: which buffers exist, which kernel reads and writes which, and in
+// what order. A deployed program links this and the generated kernels only.
+//
+// Shapes are symbolic (a batch size, a sequence length). `Executor::run`
+// binds the symbols from the inputs, checks every input, and on the first call
+// with a new binding plans all intermediate buffers into one arena, reusing
+// memory between buffers whose lifetimes do not overlap. Later calls with the
+// same binding reuse that plan and allocate nothing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/error.h"
+#include "runtime/tensor.h"
+
+namespace brine::rt {
+
+struct DimSpec {
+  int64_t size = 0;  // used when sym < 0
+  int32_t sym = -1;  // index into ProgramSpec::symbols
+};
+
+enum class BufferKind : uint8_t { Input, Param, Temp, Output, View };
+
+struct BufferSpec {
+  std::string name;     // the IR value's name, used in error messages
+  BufferKind kind;
+  DType dtype;
+  std::vector<DimSpec> shape;
+  int32_t index = -1;   // ordinal among inputs/params/outputs; for View: the viewed buffer id
+  std::string init;     // Param: its initializer ("glorot_uniform", "zeros", "ones")
+};
+
+// One step: a kernel call (args: buffer ids, output last) or, with kernel < 0,
+// a copy of args[0] into args[1] (a model output that is an input or a view).
+struct StepSpec {
+  int32_t kernel = -1;
+  std::vector<int32_t> args;
+};
+
+struct ProgramSpec {
+  std::string model_name;
+  std::vector<std::string> symbols;
+  std::vector<BufferSpec> buffers;
+  std::vector<std::string> kernel_names;
+  std::vector<StepSpec> steps;
+  std::vector<int32_t> inputs, params, outputs;  // buffer ids, in the model's order
+};
+
+// A compiled kernel: `fn(ctx, args)` with args[i] a halide_buffer_t*.
+struct KernelBinding {
+  int (*fn)(void* ctx, void** args) = nullptr;
+  void* ctx = nullptr;
+};
+
+class Executor {
+ public:
+  Executor(std::shared_ptr<const ProgramSpec> spec, std::vector<KernelBinding> kernels);
+  ~Executor();
+  Executor(Executor&&) noexcept;
+  Executor& operator=(Executor&&) noexcept;
+
+  const ProgramSpec& spec() const { return *spec_; }
+
+  // Runs the program. Outputs that are empty tensors are allocated; outputs
+  // that hold storage must have the expected shape and dtype. Throws
+  // brine::Error naming the input or output at fault.
+  void run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
+           std::span<const Tensor> params);
+
+  // The concrete shape of an output for the given input shapes.
+  std::vector<std::vector<int64_t>> output_shapes(std::span<const Tensor> inputs);
+
+  // Bytes of the intermediate arena planned for the most recent binding.
+  size_t arena_bytes() const;
+  size_t plans_built() const { return plans_built_; }
+
+ private:
+  struct Plan;
+  std::vector<int64_t> bind(std::span<const Tensor> inputs) const;
+  Plan& plan_for(const std::vector<int64_t>& binding);
+
+  std::shared_ptr<const ProgramSpec> spec_;
+  std::vector<KernelBinding> kernels_;
+  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;
+  Plan* last_plan_ = nullptr;
+  size_t plans_built_ = 0;
+};
+
+std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
+                                    std::span<const int64_t> binding);
+std::string spec_shape_string(const ProgramSpec& p, const std::vector<DimSpec>& shape);
+
+}  // namespace brine::rt
