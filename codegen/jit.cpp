@@ -78,9 +78,14 @@ Executable compile(const ir::Graph& g, const CompileOptions& options) {
       }
     }
     if (!jk) {
-      codegen::KernelSource src = codegen::build_kernel(g, kg, name, options.dtype, policy, target);
-      jk = std::make_shared<JitKernel>(JitKernel{src.pipeline, src.inputs, target});
-      jk->pipeline.compile_jit(target);
+      try {
+        codegen::KernelSource src = codegen::build_kernel(g, kg, name, options.dtype, policy, target);
+        jk = std::make_shared<JitKernel>(JitKernel{src.pipeline, src.inputs, target});
+        jk->pipeline.compile_jit(target);
+      } catch (const Halide::CompileError& e) {
+        throw Error(fmt::format("kernel {} ({}) cannot be compiled with schedule '{}': Halide says: {}", name,
+                                g.describe(kg.anchor), options.schedule, e.what()));
+      }
       std::lock_guard lock(cache_mutex);
       cache.emplace(key, jk);
       ++stats.compiled;

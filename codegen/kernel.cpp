@@ -68,8 +68,12 @@ void apply_autoscheduler(Pipeline& p, Func out, const ir::Node& tail, const std:
     for (const char* lib : {"libautoschedule_mullapudi2016.so", "libautoschedule_adams2019.so", "libautoschedule_li2018.so"})
       load_plugin(std::string(BRINE_HALIDE_PLUGIN_DIR) + "/" + lib);
   });
-  // Estimates: symbolic dims (the batch) at a typical 64.
-  const auto est = [](const ir::Dim& d) { return d.is_static() ? static_cast<int>(d.size) : 64; };
+  // The autoschedulers split loops with ShiftInwards, sized by the estimates,
+  // which is only valid when the real extent is at least the split factor.
+  // Dynamic dims (the batch) are therefore estimated at 1: the schedule then
+  // never splits them and stays correct for every size, at the price of not
+  // tiling the batch axis. (Per-shape autoscheduling: docs/scheduling.md.)
+  const auto est = [](const ir::Dim& d) { return d.is_static() ? static_cast<int>(d.size) : 1; };
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ir::Shape& s = input_shapes[i];
     for (int d = 0; d < static_cast<int>(s.size()); ++d) inputs[i].dim(d).set_estimate(0, est(s[s.size() - 1 - d]));

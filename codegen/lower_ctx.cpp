@@ -24,6 +24,10 @@ std::vector<Var> axis_vars(int rank) {
   return v;
 }
 
+std::string func_name(const ir::Node& n, const char* suffix) {
+  return std::string(ir::op_name(n.op)) + suffix + "_" + std::to_string(n.id);
+}
+
 Expr LowerCtx::extent(const ir::Dim& d) const {
   if (d.is_static()) return Expr(static_cast<int>(d.size));
   auto it = symbol_extents.find(d.sym);

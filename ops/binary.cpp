@@ -93,11 +93,19 @@ Halide::Func Binary::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     auto idx = operand_index<Halide::Expr>(ov, sizes(ctx.in_type(n, i).shape), out_sizes, Halide::Expr(0));
     return codegen::at(ctx.in(n, i), idx);
   };
-  Halide::Func f{std::string(ir::op_name(n.op))};
+  Halide::Func f{codegen::func_name(n)};
   codegen::at(f, v) = halide_apply(n.op, operand(0), operand(1));
   return f;
 }
 
 void Binary::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+std::vector<OpSample> Binary::samples(ir::Op op) {
+  const bool positive = op == ir::Op::Div;  // keep divisors away from 0
+  return {{"same shape", {{"N", 33}, {"N", 33}}, {}, positive},
+          {"bias broadcast", {{"N", 15, 17}, {17}}, {}, positive},
+          {"both broadcast", {{"N", 1, 17}, {15, 1}}, {}, positive},
+          {"scalar operand", {{"N", 16}, {}}, {}, positive}};
+}
 
 }  // namespace brine::ops

@@ -14,10 +14,12 @@ namespace brine::codegen { struct LowerCtx; struct ScheduleCtx; }
 // reference: plain loops in double precision, the tests' oracle.
 // lower:     the Halide algorithm, reading inputs through ctx.in(n, i).
 // schedule:  the `tuned` schedule of a kernel this family anchors.
+// samples:   cases for the op sweep, awkward sizes included.
 #define BRINE_DECLARE_OP_FAMILY(F)                                                          \
   struct F {                                                                                \
     static ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);   \
     static RefTensor reference(const ir::Node& n, std::span<const RefTensor* const> in);  \
     static Halide::Func lower(codegen::LowerCtx& ctx, const ir::Node& n);                 \
     static void schedule(codegen::ScheduleCtx& s);                                         \
+    static std::vector<OpSample> samples(ir::Op op);                                        \
   }

@@ -158,7 +158,7 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   using namespace Halide;
   const int rank = n.type.rank();
   std::vector<Var> v = codegen::axis_vars(rank);
-  Func out{std::string(ir::op_name(n.op))};
+  Func out{codegen::func_name(n)};
   switch (n.op) {
     case ir::Op::Reshape: {
       const ir::Shape& is = ctx.in_type(n, 0).shape;
@@ -204,5 +204,28 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 }
 
 void Layout::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+std::vector<OpSample> Layout::samples(ir::Op op) {
+  ir::Attrs a;
+  switch (op) {
+    case ir::Op::Reshape:
+      a.shape = {"N", 5, -1};
+      return {{"split an axis", {{"N", 15}}, a}};
+    case ir::Op::Transpose: {
+      ir::Attrs b;
+      a.axes = {1, 0};
+      b.axes = {0, 2, 1};
+      return {{"2-D", {{"N", 17}}, a}, {"swap inner axes", {{"N", 15, 17}}, b}};
+    }
+    case ir::Op::Concat: {
+      ir::Attrs b;
+      a.axes = {-1};
+      b.axes = {0};
+      return {{"last axis", {{"N", 3}, {"N", 14}, {"N", 1}}, a}, {"first axis", {{4, "N"}, {1, "N"}}, b}};
+    }
+    default: break;
+  }
+  return {};
+}
 
 }  // namespace brine::ops

@@ -45,4 +45,18 @@ Halide::Func Leaf::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 
 void Leaf::schedule(codegen::ScheduleCtx&) { internal_error("a leaf never anchors a kernel"); }
 
+std::vector<OpSample> Leaf::samples(ir::Op op) {
+  switch (op) {
+    case ir::Op::Input: return {{"identity model", {{"N", 17}}, {}}};
+    case ir::Op::Param: return {{"parameter as output", {{15, 33}}, {}}};
+    case ir::Op::Constant: {
+      ir::Attrs a;
+      a.value = -2.5;
+      return {{"x + constant", {{"N", 17}}, a}};
+    }
+    default: break;
+  }
+  return {};
+}
+
 }  // namespace brine::ops

@@ -119,10 +119,10 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   const auto b_idx = n.attrs.transpose_b ? operand(bs, nn, k) : operand(bs, k, nn);
 
   // THE ALGORITHM: acc(n, m) = sum_k a(k, m) * b(n, k)   (Halide dim order)
-  Func acc("matmul_acc");
+  Func acc(codegen::func_name(n, "_acc"));
   codegen::at(acc, v) = cast(ctx.type, 0);
   codegen::at(acc, v) += codegen::at(ctx.in(n, 0), a_idx) * codegen::at(ctx.in(n, 1), b_idx);
-  Func mm("matmul");
+  Func mm(codegen::func_name(n));
   codegen::at(mm, v) = codegen::at(acc, v);
   ctx.stages[n.id] = {acc};
   return mm;
@@ -180,9 +180,11 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
 
   // Register tile: tn x tm accumulators. Two vectors across the output row and
   // eight rows use 16 of the 32 vector registers, enough independent FMA
-  // chains to hide the FMA latency on both pipes. A narrower output (N < 2v)
-  // takes the whole row as the tile width.
-  const int tn = N.size >= 2 * v ? 2 * v : static_cast<int>(N.size);
+  // chains to hide the FMA latency on both pipes. The tile width must be a
+  // multiple of the vector width (the accumulator's update cannot shift a
+  // partial vector inwards), so narrower outputs take one vector, or the
+  // whole row as one short vector.
+  const int tn = N.size >= 2 * v ? 2 * v : N.size >= v ? v : static_cast<int>(N.size);
   const int tm = 8;
   const int lanes = std::min(tn, v);
   // Directives given after specialize() apply only to the fallback, so each
@@ -196,6 +198,20 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   tile(s.out, 1);
   acc.compute_at(s.out, no).vectorize(n, lanes).unroll(n).unroll(m);
   acc.update().reorder(n, m, k).vectorize(n, lanes).unroll(n).unroll(m);
+}
+
+std::vector<OpSample> MatMul::samples(ir::Op) {
+  ir::Attrs ta, tb;
+  ta.transpose_a = true;
+  tb.transpose_b = true;
+  return {{"dense, wide (tiled, tails)", {{"N", 40}, {40, 70}}, {}},
+          {"dense, narrow output", {{"N", 17}, {17, 10}}, {}},
+          {"dense, long K, 2 outputs (rfactor)", {{"N", 300}, {300, 2}}, {}},
+          {"dense on rank 3", {{"N", 5, 15}, {15, 33}}, {}},
+          {"dynamic output width", {{15, 17}, {17, "N"}}, {}},
+          {"batched, broadcast batch", {{"N", 3, 7}, {1, 7, 5}}, {}},
+          {"transpose_a", {{"N", 7, 3}, {"N", 7, 5}}, ta},
+          {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb}};
 }
 
 }  // namespace brine::ops

@@ -89,7 +89,7 @@ Halide::Func Reduce::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     }
   }
   const Expr x = codegen::at(ctx.in(n, 0), idx);
-  Func acc("reduce_acc");
+  Func acc(codegen::func_name(n, "_acc"));
   if (n.op == ir::Op::ReduceMax) {
     codegen::at(acc, ov) = ctx.type.min();
     codegen::at(acc, ov) = max(codegen::at(acc, ov), x);
@@ -98,7 +98,7 @@ Halide::Func Reduce::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     codegen::at(acc, ov) += x;
   }
   ctx.stages[n.id] = {acc};
-  Func out{std::string(ir::op_name(n.op))};
+  Func out{codegen::func_name(n)};
   codegen::at(out, ov) = n.op == ir::Op::ReduceMean ? codegen::at(acc, ov) / count : Expr(codegen::at(acc, ov));
   return out;
 }
@@ -120,6 +120,19 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
   if (rank >= 2) s.out.parallel(s.out_vars[0]);
   acc.compute_at(s.out, xo).vectorize(x, v, TailStrategy::GuardWithIf);
   acc.update().vectorize(x, v, TailStrategy::GuardWithIf);
+}
+
+std::vector<OpSample> Reduce::samples(ir::Op) {
+  ir::Attrs last, first_keep, all, middle;
+  last.axes = {-1};
+  first_keep.axes = {0};
+  first_keep.keepdims = true;
+  all.axes = {0, 1, 2};
+  middle.axes = {1};
+  return {{"last axis", {{"N", 17}}, last},
+          {"batch axis, keepdims", {{"N", 33}}, first_keep},
+          {"all axes", {{"N", 3, 5}}, all},
+          {"middle axis", {{"N", 15, 17}}, middle}};
 }
 
 }  // namespace brine::ops

@@ -27,6 +27,7 @@ concept OpFamily = requires(const ir::Node& n, std::span<const ir::TensorType> t
   { F::reference(n, r) } -> std::same_as<RefTensor>;
   { F::lower(lc, n) } -> std::same_as<Halide::Func>;
   { F::schedule(sc) } -> std::same_as<void>;
+  { F::samples(n.op) } -> std::same_as<std::vector<OpSample>>;
 };
 #define X(f) static_assert(OpFamily<f>, #f " does not implement every op rule");
 BRINE_FOR_EACH_FAMILY(X)
@@ -35,6 +36,15 @@ BRINE_FOR_EACH_FAMILY(X)
 ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in) {
   switch (ir::op_info(n.op).family) {
 #define X(f) case ir::Family::f: return f::infer(n, in);
+    BRINE_FOR_EACH_FAMILY(X)
+#undef X
+  }
+  internal_error("unknown op family");
+}
+
+std::vector<OpSample> samples(ir::Op op) {
+  switch (ir::op_info(op).family) {
+#define X(f) case ir::Family::f: return f::samples(op);
     BRINE_FOR_EACH_FAMILY(X)
 #undef X
   }

@@ -24,7 +24,17 @@ struct RefTensor {
   int64_t size() const { return static_cast<int64_t>(data.size()); }
 };
 
+// A case for the op sweep (tests/op_sweep_test.cpp): one Input per shape
+// (symbolic dims are bound to awkward sizes: 1, 15, 17, 33), and the attrs.
+struct OpSample {
+  std::string label;
+  std::vector<ir::Shape> inputs;
+  ir::Attrs attrs;
+  bool positive = false;  // draw inputs from [0.5, 2) (log, sqrt)
+};
+
 ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);
+std::vector<OpSample> samples(ir::Op op);
 RefTensor reference(const ir::Node& n, std::span<const RefTensor* const> in);
 
 // Shared shape helpers.

@@ -51,7 +51,8 @@ Halide::Func Softmax::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   along[axis] = j;
   const Func& x = ctx.in(n, 0);
 
-  Func mx("softmax_max"), e("softmax_exp"), sum("softmax_sum"), out("softmax");
+  Func mx(codegen::func_name(n, "_max")), e(codegen::func_name(n, "_exp")), sum(codegen::func_name(n, "_sum")),
+      out(codegen::func_name(n));
   codegen::at(mx, row) = ctx.type.min();
   codegen::at(mx, row) = max(codegen::at(mx, row), codegen::at(x, along));
   codegen::at(e, v) = exp(codegen::at(x, v) - codegen::at(mx, row));
@@ -89,6 +90,13 @@ void Softmax::schedule(codegen::ScheduleCtx& s) {
       sum.update().vectorize(x, v, TailStrategy::GuardWithIf);
     }
   }
+}
+
+std::vector<OpSample> Softmax::samples(ir::Op) {
+  ir::Attrs last, mid;
+  last.axes = {-1};
+  mid.axes = {1};
+  return {{"last axis", {{"N", 17}}, last}, {"middle axis", {{"N", 15, 3}}, mid}, {"rank 1", {{"N"}}, last}};
 }
 
 }  // namespace brine::ops

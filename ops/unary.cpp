@@ -56,11 +56,18 @@ RefTensor Unary::reference(const ir::Node& n, std::span<const RefTensor* const> 
 
 Halide::Func Unary::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   std::vector<Halide::Var> v = codegen::axis_vars(n.type.rank());
-  Halide::Func f{std::string(ir::op_name(n.op))};
+  Halide::Func f{codegen::func_name(n)};
   codegen::at(f, v) = halide_apply(n.op, codegen::at(ctx.in(n, 0), v));
   return f;
 }
 
 void Unary::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s); }
+
+std::vector<OpSample> Unary::samples(ir::Op op) {
+  const bool positive = op == ir::Op::Log || op == ir::Op::Sqrt;
+  return {{"rank 2", {{"N", 17}}, {}, positive},
+          {"rank 3, narrow", {{"N", 3, 5}}, {}, positive},
+          {"rank 1", {{"N"}}, {}, positive}};
+}
 
 }  // namespace brine::ops

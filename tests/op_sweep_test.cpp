@@ -1,0 +1,141 @@
+// Every op in the op list, every sample its family declares, every schedule:
+// the compiled kernel against the double-precision reference evaluator, with
+// the dynamic dimensions bound to awkward sizes. One compilation per sample
+// and schedule serves all sizes.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "codegen/compile.h"
+#include "ir/verify.h"
+#include "test_util.h"
+
+namespace brine {
+namespace {
+
+struct Case {
+  ir::Op op;
+  ops::OpSample sample;
+};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+#define X(e, n, k, a, f) for (auto& s : ops::samples(ir::Op::e)) cases.push_back({ir::Op::e, s});
+  BRINE_FOR_EACH_OP(X)
+#undef X
+  return cases;
+}
+
+ir::Graph single_op_graph(const Case& c) {
+  ir::Graph g;
+  g.name = "sweep";
+  std::vector<int> ins;
+  for (size_t i = 0; i < c.sample.inputs.size(); ++i) {
+    ir::Node n;
+    n.op = ir::Op::Input;
+    n.attrs.name = fmt::format("x{}", i);
+    n.type = {DType::F32, c.sample.inputs[i]};
+    ins.push_back(g.add(n));
+  }
+  int out;
+  if (c.op == ir::Op::Input) {
+    out = ins[0];
+  } else if (c.op == ir::Op::Param) {
+    g.nodes.clear();
+    ir::Node p;
+    p.op = ir::Op::Param;
+    p.attrs.name = "p";
+    p.attrs.init = "glorot_uniform";
+    p.type = {DType::F32, c.sample.inputs[0]};
+    out = g.add(p);
+  } else if (c.op == ir::Op::Constant) {
+    ir::Node k;
+    k.op = ir::Op::Constant;
+    k.attrs = c.sample.attrs;
+    const int kid = g.add(k);
+    ir::Node add;
+    add.op = ir::Op::Add;
+    add.inputs = {ins[0], kid};
+    out = g.add(add);
+  } else {
+    ir::Node n;
+    n.op = c.op;
+    n.inputs = ins;
+    n.attrs = c.sample.attrs;
+    out = g.add(n);
+  }
+  g.outputs.push_back({"y", out});
+  ir::infer_types(g);
+  ir::verify(g);
+  return g;
+}
+
+TEST(OpSweep, EveryOpHasSamples) {
+#define X(e, n, k, a, f) EXPECT_FALSE(ops::samples(ir::Op::e).empty()) << "op " n " has no sweep samples";
+  BRINE_FOR_EACH_OP(X)
+#undef X
+}
+
+struct Config {
+  std::string schedule;
+  DType dtype;
+  double rtol, atol;
+  // Ops whose kernels Halide 14 refuses to compile under this schedule: the
+  // compile must fail with brine's clear error (docs/scheduling.md).
+  std::vector<ir::Op> uncompilable = {};
+};
+
+class Sweep : public ::testing::TestWithParam<Config> {};
+
+TEST_P(Sweep, MatchesReference) {
+  const Config cfg = GetParam();
+  for (const Case& c : all_cases()) {
+    SCOPED_TRACE(fmt::format("op {} / {} / schedule {} / {}", ir::op_name(c.op), c.sample.label, cfg.schedule,
+                             dtype_name(cfg.dtype)));
+    const ir::Graph g = single_op_graph(c);
+    CompileOptions o;
+    o.schedule = cfg.schedule;
+    o.dtype = cfg.dtype;
+    if (std::find(cfg.uncompilable.begin(), cfg.uncompilable.end(), c.op) != cfg.uncompilable.end()) {
+      EXPECT_BRINE_ERROR(compile(g, o), "cannot be compiled with schedule", cfg.schedule.c_str());
+      continue;
+    }
+    Executable exe = compile(g, o);
+    const auto syms = g.symbols();
+    for (int64_t size : {1, 15, 17, 33}) {
+      SCOPED_TRACE(fmt::format("dynamic dims = {}", size));
+      std::vector<Tensor> inputs;
+      std::vector<ops::RefTensor> ref_in, ref_params;
+      uint64_t seed = 7 + size;
+      for (int id : g.inputs()) {
+        std::vector<int64_t> shape;
+        for (const ir::Dim& d : g.node(id).type.shape) shape.push_back(d.is_static() ? d.size : size);
+        inputs.push_back(c.sample.positive ? test::random_tensor(shape, cfg.dtype, seed++, 0.5, 2.0)
+                                           : test::random_tensor(shape, cfg.dtype, seed++));
+        ref_in.push_back(test::to_ref(inputs.back()));
+      }
+      for (const Tensor& p : exe.params()) ref_params.push_back(test::to_ref(p));
+      std::vector<Tensor> out = exe.forward(inputs);
+      const auto want = ir::evaluate(g, ref_in, ref_params);
+      ASSERT_EQ(out.size(), want.size());
+      EXPECT_TRUE(test::close(out[0], want[0], cfg.rtol, cfg.atol));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Schedules, Sweep,
+                         ::testing::Values(Config{"naive", DType::F32, 1e-5, 1e-5},
+                                           Config{"tuned", DType::F32, 1e-5, 1e-5},
+                                           Config{"tuned", DType::F64, 1e-12, 1e-12},
+                                           Config{"mullapudi2016", DType::F32, 1e-5, 1e-5},
+                                           Config{"adams2019", DType::F32, 1e-5, 1e-5},
+                                           Config{"li2018", DType::F32, 1e-5, 1e-5, {ir::Op::MatMul}}),
+                         [](const auto& info) {
+                           return info.param.schedule + "_" + dtype_name(info.param.dtype);
+                         });
+
+}  // namespace
+}  // namespace brine
