@@ -63,7 +63,7 @@ inline ::testing::AssertionResult close(const Tensor& got, const ops::RefTensor&
       ADD_FAILURE() << "internal error instead of a user error: " << e.what();                 \
     } catch (const ::brine::Error& e) {                                                         \
       const std::string msg = e.what();                                                         \
-      for (const char* piece : {__VA_ARGS__})                                                   \
+      for (const std::string& piece : std::initializer_list<std::string>{__VA_ARGS__})          \
         EXPECT_NE(msg.find(piece), std::string::npos) << "message lacks \"" << piece << "\":\n" << msg; \
     }                                                                                           \
   } while (0)
