@@ -35,6 +35,27 @@ Partition fuse(const ir::Graph& g) {
       groups.push_back({});
       groups.back().anchor = n.id;
     }
+    // Sibling elementwise kernels that only feed n merge into n's kernel too
+    // (sigmoid(h) + tanh(h): one kernel reading h, not three).
+    if (kind == FusionKind::Elementwise || kind == FusionKind::Broadcast) {
+      for (int q : n.inputs) {
+        const int gq = group_of[q];
+        if (gq < 0 || gq == join || groups[gq].tail != q || is_output[q]) continue;
+        const FusionKind ak = ir::op_info(g.node(groups[gq].anchor).op).kind;
+        if (ak != FusionKind::Elementwise && ak != FusionKind::Broadcast) continue;
+        const auto& c = consumers[q];
+        if (!std::all_of(c.begin(), c.end(), [&](int id) { return id == n.id; })) continue;
+        for (int id : groups[gq].nodes) group_of[id] = join;
+        auto& dst = groups[join].nodes;
+        dst.insert(dst.end(), groups[gq].nodes.begin(), groups[gq].nodes.end());
+        std::sort(dst.begin(), dst.end());
+        // The anchor picks the schedule: a matmul or reduction anchor stays.
+        const FusionKind jk = ir::op_info(g.node(groups[join].anchor).op).kind;
+        if (jk == FusionKind::Elementwise || jk == FusionKind::Broadcast)
+          groups[join].anchor = std::min(groups[join].anchor, groups[gq].anchor);
+        groups[gq] = {};  // merged away
+      }
+    }
     groups[join].nodes.push_back(n.id);
     groups[join].tail = n.id;
     group_of[n.id] = join;
@@ -42,8 +63,9 @@ Partition fuse(const ir::Graph& g) {
 
   // Execution order: by tail. A kernel's inputs are tails of kernels with
   // lower tail ids (or leaves and views), so this order is topological.
-  std::vector<int> order(groups.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::vector<int> order;
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (!groups[i].nodes.empty()) order.push_back(static_cast<int>(i));
   std::sort(order.begin(), order.end(), [&](int a, int b) { return groups[a].tail < groups[b].tail; });
   Partition p;
   p.kernel_of.assign(g.nodes.size(), -1);

@@ -151,6 +151,7 @@ std::string kernel_key(const ir::Graph& g, const KernelGroup& k, DType dtype, Po
     local[id] = static_cast<int>(local.size());
     ir::Graph one;
     ir::Node copy = n;
+    copy.id = 0;
     copy.inputs.clear();
     copy.layer.clear();
     copy.loc.clear();

@@ -54,7 +54,7 @@ std::string print(const Graph& g) {
     if (!args.empty()) out += fmt::format("({})", fmt::join(args, ", "));
     out += attrs_str(n.attrs) + " : " + type_str(n.type);
     if (!n.layer.empty()) out += " @" + quote(n.layer);
-    if (!n.loc.empty()) out += "  # " + n.loc;
+    if (!n.loc.empty()) out += " at " + quote(n.loc);
     out += "\n";
   }
   for (const Output& o : g.outputs) out += fmt::format("  return {} = %{}\n", quote(o.name), o.node);
@@ -118,6 +118,10 @@ class Parser {
       if (is_punct("@")) {
         next();
         n.layer = expect(Tok::String, "a quoted layer name").text;
+      }
+      if (peek().kind == Tok::Ident && peek().text == "at") {
+        next();
+        n.loc = expect(Tok::String, "a quoted source location").text;
       }
       line_of_[static_cast<int>(g.nodes.size())] = def.line;
       ids[def.text] = g.add(std::move(n));

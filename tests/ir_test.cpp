@@ -1,0 +1,172 @@
+// The IR text format (round trip, errors with line and column), the
+// verifier, DOT export and the fusion pass.
+#include <gtest/gtest.h>
+
+#include "brine.h"
+#include "codegen/fusion.h"
+#include "ir/text.h"
+#include "ir/verify.h"
+#include "test_util.h"
+
+namespace brine {
+namespace {
+
+Model seed_dense() {
+  reset_layer_names();
+  auto inp = Input({32, 32, 3});
+  auto hidden = Dense(8, "relu")(inp);
+  auto flat = Flatten()(hidden);
+  auto out = Dense(2)(flat);
+  return Model({inp}, {out}, "seed_dense");
+}
+
+// Every op at least once, custom-layer style (a hand-written attention).
+Model custom_layer() {
+  reset_layer_names();
+  auto q = Input({"T", 16}, "q");
+  auto v = Input({"T", 16}, "v");
+  auto scores = matmul(q, v, false, true) * (1.0 / 4.0);
+  auto w = softmax(scores, -1);
+  auto ctx = matmul(w, v);
+  auto pooled = reduce_mean(ctx, {1}) + reduce_max(ctx, {1}) - reduce_sum(ctx, {1}) / 16.0;
+  auto act = sigmoid(pooled) + tanh(pooled) * relu(pooled) + exp(neg(pooled)) + log(sqrt(pooled * pooled + 1.0));
+  auto t = transpose(expand_dims(act, 1), {0, 2, 1});
+  auto c = concat({reshape(t, {"N", 16}), act}, -1);
+  return Model({q, v}, {c, w}, "custom");
+}
+
+TEST(IrText, RoundTripIsExact) {
+  for (const Model& m : {seed_dense(), custom_layer()}) {
+    const std::string text = ir::print(m.graph());
+    const ir::Graph back = ir::parse(text, "roundtrip.ir");
+    EXPECT_EQ(ir::print(back), text);
+    ASSERT_EQ(back.nodes.size(), m.graph().nodes.size());
+    for (size_t i = 0; i < back.nodes.size(); ++i) {
+      EXPECT_EQ(back.nodes[i].loc, m.graph().nodes[i].loc);
+      EXPECT_EQ(back.nodes[i].layer, m.graph().nodes[i].layer);
+      EXPECT_EQ(back.nodes[i].op, m.graph().nodes[i].op);
+      EXPECT_EQ(back.nodes[i].attrs, m.graph().nodes[i].attrs);
+      EXPECT_EQ(back.nodes[i].type, m.graph().nodes[i].type);
+    }
+  }
+}
+
+TEST(IrText, PrintsReadableText) {
+  const std::string text = ir::print(seed_dense().graph());
+  EXPECT_NE(text.find("%0 = input {name=\"input_1\"} : f32[N,32,32,3]"), std::string::npos) << text;
+  EXPECT_NE(text.find("= matmul(%0, %1) : f32[N,32,32,8] @\"dense\""), std::string::npos) << text;
+  EXPECT_NE(text.find("reshape(%5) {shape=[N,8192]} : f32[N,8192] @\"flatten\""), std::string::npos) << text;
+  EXPECT_NE(text.find("return \"dense_1\" = %10"), std::string::npos) << text;
+}
+
+TEST(IrText, ParsedGraphRunsLikeTheOriginal) {
+  const Model m = seed_dense();
+  const ir::Graph g = ir::parse(ir::print(m.graph()));
+  Executable a = compile(m), b = compile(g);
+  const Tensor x = test::random_tensor({3, 32, 32, 3}, DType::F32, 5);
+  EXPECT_TRUE(test::close(b.forward({x})[0], test::to_ref(a.forward({x})[0]), 0, 0));
+}
+
+const char* kGood = R"(brine.ir 1
+graph "g" {
+  %0 = input {name="x"} : f32[N,4]
+  %1 = param {name="w", init="glorot_uniform"} : f32[4,3]
+  %2 = matmul(%0, %1) : f32[N,3]
+  return "y" = %2
+}
+)";
+
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kGood;
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(IrText, ParseErrorsNameLineAndColumn) {
+  EXPECT_NO_THROW(ir::parse(kGood, "g.ir"));
+  EXPECT_BRINE_ERROR(ir::parse("", "empty.ir"), "empty.ir:1:1", "expected 'brine.ir', got end of input");
+  EXPECT_BRINE_ERROR(ir::parse(with("brine.ir 1", "brine.ir 2"), "g.ir"), "g.ir:1:10", "format version 1");
+  EXPECT_BRINE_ERROR(ir::parse(with("matmul(%0", "matmull(%0"), "g.ir"), "g.ir:5:8", "unknown op 'matmull'");
+  EXPECT_BRINE_ERROR(ir::parse(with("matmul(%0, %1)", "matmul(%0, %7)"), "g.ir"), "g.ir:5:19",
+                     "%7 is not defined");
+  EXPECT_BRINE_ERROR(ir::parse(with("f32[4,3]", "f16[4,3]"), "g.ir"), "g.ir:4", "a dtype (f32 or f64)");
+  EXPECT_BRINE_ERROR(ir::parse(with("%2 = matmul", "%1 = matmul"), "g.ir"), "g.ir:5:3", "%1 is already defined");
+  EXPECT_BRINE_ERROR(ir::parse(with("name=\"x\"", "name=\"x"), "g.ir"), "unterminated string");
+  EXPECT_BRINE_ERROR(ir::parse(with("init=\"glorot_uniform\"", "initt=\"glorot_uniform\""), "g.ir"), "g.ir:4",
+                     "expected an attribute");
+  EXPECT_BRINE_ERROR(ir::parse(with("}\n", "} extra\n"), "g.ir"), "end of input after the graph");
+  EXPECT_BRINE_ERROR(ir::parse(with("%2 = matmul(%0, %1) : f32[N,3]", "%2 = matmul(%0, %1) : f32[N,5]"), "g.ir"),
+                     "g.ir:5", "node %2 (matmul)", "declared type f32[N,5] but its inputs give f32[N,3]");
+  EXPECT_BRINE_ERROR(ir::parse(with("f32[4,3]", "f32[5,3]"), "g.ir"), "g.ir:5", "node %2 (matmul)",
+                     "contraction dimensions differ (4 vs 5)", "(N, 4), (5, 3)");
+  EXPECT_BRINE_ERROR(ir::parse(with("matmul(%0, %1)", "matmul(%0)"), "g.ir"), "node %2 (matmul)",
+                     "takes 2 input(s), got 1");
+  EXPECT_BRINE_ERROR(ir::parse(with("  return \"y\" = %2\n", ""), "g.ir"), "graph 'g' has no outputs");
+  EXPECT_BRINE_ERROR(ir::parse(with("glorot_uniform", "he_normal"), "g.ir"), "unknown initializer 'he_normal'");
+  EXPECT_BRINE_ERROR(ir::parse(with("f32[4,3]", "f32[M,3]"), "g.ir"), "param 'w' has shape (M, 3)",
+                     "static shapes");
+  EXPECT_BRINE_ERROR(ir::parse(with("%0 = input", "%0 = $input"), "g.ir"), "g.ir:3:8", "unexpected character '$'");
+}
+
+TEST(IrText, DotExportShowsKernels) {
+  const Model m = seed_dense();
+  const auto p = codegen::fuse(m.graph());
+  const std::string dot = ir::to_dot(m.graph(), &p.kernel_of);
+  EXPECT_NE(dot.find("digraph \"seed_dense\""), std::string::npos);
+  EXPECT_NE(dot.find("subgraph cluster_k0"), std::string::npos);
+  EXPECT_NE(dot.find("subgraph cluster_k1"), std::string::npos);
+  EXPECT_EQ(dot.find("subgraph cluster_k2"), std::string::npos);
+  EXPECT_NE(dot.find("n0 -> n2"), std::string::npos);
+}
+
+TEST(Fusion, DenseBiasActivationIsOneKernel) {
+  const Model m = seed_dense();
+  const auto p = codegen::fuse(m.graph());
+  ASSERT_EQ(p.kernels.size(), 2u);  // dense (matmul+add+relu), dense_1 (matmul+add); flatten is a view
+  EXPECT_EQ(p.kernels[0].nodes.size(), 3u);
+  EXPECT_EQ(m.graph().node(p.kernels[0].anchor).op, ir::Op::MatMul);
+  EXPECT_EQ(m.graph().node(p.kernels[0].tail).op, ir::Op::Relu);
+  EXPECT_EQ(p.kernels[1].nodes.size(), 2u);
+  const std::string fused = codegen::print_fused(m.graph(), p);
+  EXPECT_NE(fused.find("view %6 = reshape(%5)"), std::string::npos) << fused;
+}
+
+TEST(Fusion, ElementwiseChainIsOneKernel) {
+  auto x = Input({16});
+  auto y = exp(tanh(x) * 2.0 + 1.0) - x;
+  const Model m({x}, {y});
+  const auto p = codegen::fuse(m.graph());
+  ASSERT_EQ(p.kernels.size(), 1u);
+  EXPECT_EQ(p.kernels[0].inputs, std::vector<int>{0});
+}
+
+TEST(Fusion, SharedValueEndsAKernel) {
+  // h feeds two consumers, so it is materialized once rather than recomputed;
+  // sigmoid(h) + tanh(h) is then one elementwise kernel.
+  auto x = Input({16});
+  auto h = Dense(16, "relu")(x);
+  auto y = sigmoid(h) + tanh(h);
+  const Model m({x}, {y});
+  const auto p = codegen::fuse(m.graph());
+  EXPECT_EQ(p.kernels.size(), 2u);
+}
+
+TEST(Fusion, OutputValueIsNotFusedAway) {
+  auto x = Input({16});
+  auto h = relu(x);
+  auto y = exp(h);
+  const Model m({x}, {h, y});
+  const auto p = codegen::fuse(m.graph());
+  EXPECT_EQ(p.kernels.size(), 2u);
+  Executable exe = compile(m);
+  const Tensor in = test::random_tensor({3, 16}, DType::F32, 1);
+  auto out = exe.forward({in});
+  const std::vector<ops::RefTensor> ref_in{test::to_ref(in)};
+  const auto ref = ir::evaluate(m.graph(), ref_in, {});
+  EXPECT_TRUE(test::close(out[0], ref[0], 1e-6, 1e-6));
+  EXPECT_TRUE(test::close(out[1], ref[1], 1e-6, 1e-6));
+}
+
+}  // namespace
+}  // namespace brine
