@@ -1,0 +1,97 @@
+// The generated libraries, used as a deployed program would: this test links
+// them and brine_runtime only (no libbrine, no libHalide, no LLVM).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "two_inputs_f32.h"
+#include "two_inputs_naive_f64.h"
+
+namespace {
+
+template <typename T>
+brine::Tensor filled(std::vector<int64_t> shape, double scale) {
+  brine::Tensor t(std::move(shape), brine::dtype_of<T>());
+  T* p = t.data<T>();
+  for (int64_t i = 0; i < t.size(); ++i) p[i] = static_cast<T>(scale * std::sin(0.37 * i + 0.1));
+  return t;
+}
+
+// y[n, j] = sum_t tanh(sum_k seq[n,t,k] W[k,j] + b[j]) + T * ctx[n, j], by hand.
+template <typename T>
+std::vector<double> expected(const brine::Tensor& seq, const brine::Tensor& ctx, const brine::Tensor& W,
+                             const brine::Tensor& b) {
+  const int64_t N = seq.dim(0), Tn = seq.dim(1);
+  std::vector<double> y(N * 8, 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < 8; ++j) {
+      double acc = 0;
+      for (int64_t t = 0; t < Tn; ++t) {
+        double z = b.data<T>()[j];
+        for (int64_t k = 0; k < 8; ++k) z += seq.data<T>()[(n * Tn + t) * 8 + k] * W.data<T>()[k * 8 + j];
+        acc += std::tanh(z) + ctx.data<T>()[n * 8 + j];
+      }
+      y[n * 8 + j] = acc;
+    }
+  return y;
+}
+
+template <typename Model, typename T>
+void check_numbers(double tol) {
+  Model model(3);
+  for (int64_t batch : {1, 3, 64})
+    for (int64_t steps : {1, 7}) {
+      const brine::Tensor seq = filled<T>({batch, steps, 8}, 1.5), ctx = filled<T>({batch, 8}, 0.5);
+      brine::Tensor y;
+      const brine::Status s = model.forward(seq, ctx, y);
+      ASSERT_TRUE(s.ok()) << s.message;
+      ASSERT_EQ(y.shape(), (std::vector<int64_t>{batch, 8}));
+      const auto want = expected<T>(seq, ctx, model.param("dense/kernel"), model.param("dense/bias"));
+      for (int64_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y.data<T>()[i], want[i], tol * (1 + std::abs(want[i])));
+    }
+}
+
+TEST(Aot, TunedF32MatchesHandComputation) { check_numbers<two_inputs_f32::Model, float>(1e-5); }
+TEST(Aot, NaiveF64MatchesHandComputation) { check_numbers<two_inputs_naive_f64::Model, double>(1e-12); }
+
+TEST(Aot, OutputBufferIsReusedWhenItFits) {
+  two_inputs_f32::Model model;
+  const brine::Tensor seq = filled<float>({4, 2, 8}, 1), ctx = filled<float>({4, 8}, 1);
+  brine::Tensor y({4, 8});
+  const void* before = y.raw();
+  ASSERT_TRUE(model.forward(seq, ctx, y).ok());
+  EXPECT_EQ(y.raw(), before);
+  EXPECT_EQ(model.plans_built(), 1u);
+  ASSERT_TRUE(model.forward(seq, ctx, y).ok());
+  EXPECT_EQ(model.plans_built(), 1u);
+}
+
+void expect_error(const brine::Status& s, std::initializer_list<std::string> pieces) {
+  ASSERT_FALSE(s.ok());
+  for (const std::string& p : pieces) EXPECT_NE(s.message.find(p), std::string::npos) << "lacks \"" << p << "\": " << s.message;
+}
+
+TEST(Aot, WrongInputsReturnErrorStatus) {
+  two_inputs_f32::Model model;
+  const brine::Tensor seq = filled<float>({2, 5, 8}, 1), ctx = filled<float>({2, 8}, 1);
+  brine::Tensor y;
+  expect_error(model.forward(filled<float>({2, 8}, 1), ctx, y),
+               {"model 'two_inputs_f32'", "input 'seq'", "shape (2, 8) (rank 2)", "expected (N, T, 8) (rank 3)"});
+  expect_error(model.forward(filled<float>({2, 5, 9}, 1), ctx, y), {"input 'seq'", "(2, 5, 9)", "axis 2 must be 8"});
+  expect_error(model.forward(filled<double>({2, 5, 8}, 1), ctx, y), {"input 'seq'", "dtype f64, expected f32"});
+  expect_error(model.forward(brine::Tensor::view(nullptr, {2, 5, 8}), ctx, y), {"input 'seq' is a null buffer"});
+  expect_error(model.forward(seq, filled<float>({3, 8}, 1), y),
+               {"input 'ctx'", "(3, 8)", "dimension N is 2 in input 'seq'"});
+  float small[4];
+  brine::Tensor bad_out = brine::Tensor::view(small, {2, 2});
+  expect_error(model.forward(seq, ctx, bad_out), {"output", "(2, 2) view", "expected f32 (2, 8)"});
+  // The model still works after errors.
+  EXPECT_TRUE(model.forward(seq, ctx, y).ok());
+}
+
+TEST(Aot, GenericForwardThrows) {
+  two_inputs_f32::Model model;
+  EXPECT_THROW(model.forward(std::vector<brine::Tensor>{filled<float>({2, 5, 8}, 1)}), brine::Error);
+}
+
+}  // namespace
