@@ -130,10 +130,9 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 
 // THE SCHEDULE. The accumulator of each output tile lives in registers and
 // its consumers (bias, activation) are applied as the tile is stored, so
-// Dense + bias + activation is one pass over the output.
-//
-// Measured on mlp_b256 (784->512->512->10, batch 256, AMD EPYC, AVX-512,
-// 2 threads): see docs/scheduling.md for the table.
+// Dense + bias + activation is one pass over the output. Measurements behind
+// each choice (AMD EPYC, AVX-512, 2 threads, peak 447 GFLOP/s measured) are in
+// docs/scheduling.md; the figures quoted here are from that table.
 void MatMul::schedule(codegen::ScheduleCtx& s) {
   using namespace Halide;
   Func acc = s.lower.stages.at(s.anchor.id)[0];
@@ -141,63 +140,107 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   const int v = s.vector_width;
   Var n = s.out_vars[rank - 1], m = s.out_vars[rank - 2];
   const ir::Dim N = s.anchor.type.shape[rank - 1];
-  const ir::Dim K = s.lower.in_type(s.anchor, 0).shape[s.lower.in_type(s.anchor, 0).rank() - (s.anchor.attrs.transpose_a ? 2 : 1)];
-  const Expr M = s.out.output_buffer().dim(1).extent();
+  const ir::TensorType& a_type = s.lower.in_type(s.anchor, 0);
+  const ir::Dim K = a_type.shape[a_type.rank() - (s.anchor.attrs.transpose_a ? 2 : 1)];
   RVar k(acc.update().get_schedule().rvars()[0].var);
-  Var no("no"), mo("mo"), ni("ni"), mi("mi");
+  const OutputImageParam ob = s.out.output_buffer();
+  const Expr M = ob.dim(1).extent();
+  Expr rows = M;  // all output rows, batch axes included
+  for (int d = 2; d < rank; ++d) rows = rows * ob.dim(d).extent();
+  // Fork-join on Halide's thread pool costs a few microseconds: below about a
+  // million multiply-adds one thread is faster (K=3 Dense on 4096 rows:
+  // 49 µs parallel over 512 tiles, 2.2 µs serial).
+  const Expr big = K.is_static() && N.is_static() ? rows * static_cast<int>(N.size * K.size) >= (1 << 20)
+                                                  : rows >= 256;
+  // Short static contractions are unrolled: the loop overhead dominates them.
+  const bool unroll_k = K.is_static() && K.size <= 16;
+  Var no("no"), mo("mo"), ni("ni"), mi("mi"), mio("mio"), mii("mii");
 
-  // Fuse the row-tile loop with the batch axes into one parallel loop.
-  const auto parallel_outer = [&](Stage st, Var first) {
+  // The row-tile loop fused with the batch axes into one loop, parallel or not.
+  const auto outer_loop = [&](Stage st, Var first, bool parallel) {
     Var outer = first;
     for (int a = rank - 3; a >= 0; --a) {
       Var f("outer" + std::to_string(a));
       st.fuse(outer, s.out_vars[a], f);
       outer = f;
     }
-    st.parallel(outer);
+    if (parallel) st.parallel(outer);
   };
-
-  if (N.is_static() && N.size < v / 2 && K.is_static() && K.size >= 16 * v) {
-    // Few, long dot products (e.g. Dense(2) after a Flatten): vectorize the
-    // contraction itself. rfactor gives each lane its own partial sum.
-    RVar ko("ko"), ki("ki");
-    Var u("u");
-    Func partial = acc.update().split(k, ko, ki, v).rfactor(ki, u);
-    acc.compute_at(s.out, m);
-    partial.compute_at(s.out, m).vectorize(u);
-    partial.update().reorder(u, n, ko).vectorize(u);
-    return;
-  }
 
   if (!N.is_static()) {
     // Output width only known at run time: guard every tail.
     s.out.tile(n, m, no, mo, ni, mi, v, 4, TailStrategy::GuardWithIf).vectorize(ni);
-    parallel_outer(s.out, mo);  // no specialization here, so this covers every case
+    outer_loop(s.out, mo, true);
     acc.compute_at(s.out, no).vectorize(n, v, TailStrategy::GuardWithIf);
     acc.update().reorder(n, m, k).vectorize(n, v, TailStrategy::GuardWithIf);
     return;
   }
 
-  // Register tile: tn x tm accumulators. Two vectors across the output row and
-  // eight rows use 16 of the 32 vector registers, enough independent FMA
-  // chains to hide the FMA latency on both pipes. The tile width must be a
+  if (N.size < v / 2) {
+    // A few long dot products per row (Dense(2) after a Flatten): one row at a
+    // time, the contraction left to LLVM. Vectorizing it with rfactor lost to
+    // this (6.5 vs 4.6 µs at K=8192) on strided loads of the narrow kernel.
+    for (const bool parallel : {true, false}) {
+      Stage st = parallel ? Stage(s.out.specialize(big)) : Stage(s.out);
+      st.split(m, mo, mi, 16, TailStrategy::GuardWithIf);
+      outer_loop(st, mo, parallel);
+    }
+    acc.compute_at(s.out, mi);
+    if (unroll_k) acc.update().unroll(k);
+    return;
+  }
+
+  // Register tile tn x tm: three vectors by eight rows use 24 of the 32
+  // vector registers (plus three for the kernel row and one broadcast), enough
+  // independent FMA chains for both FMA pipes. The tile width must be a
   // multiple of the vector width (the accumulator's update cannot shift a
-  // partial vector inwards), so narrower outputs take one vector, or the
-  // whole row as one short vector.
-  const int tn = N.size >= 2 * v ? 2 * v : N.size >= v ? v : static_cast<int>(N.size);
+  // partial vector inwards), so narrower outputs take one or two vectors, or
+  // the whole row as one short vector.
+  const int tn = N.size >= 3 * v ? 3 * v : N.size >= 2 * v ? 2 * v : N.size >= v ? v : static_cast<int>(N.size);
   const int tm = 8;
   const int lanes = std::min(tn, v);
-  // Directives given after specialize() apply only to the fallback, so each
-  // branch gets the whole loop nest: full row tiles when M >= tm, single rows
-  // otherwise (ShiftInwards would step outside an output of fewer rows).
-  const auto tile = [&](Stage st, int rows) {
-    st.tile(n, m, no, mo, ni, mi, tn, rows, TailStrategy::ShiftInwards).vectorize(ni, lanes).unroll(mi);
-    parallel_outer(st, mo);
+  // Large outputs: blocks of mb rows by tn columns per task, and the
+  // contraction split in kb-long pieces so that the kb x tn slice of the
+  // kernel stays in L1 while all the block's row tiles pass over it. This took
+  // mlp_b256's first layer from 370 to ~390 GFLOP/s (kb = 196, mb = 64).
+  const int mb = 64;
+  int kb = 0;
+  if (K.is_static() && K.size > 256)
+    for (int c = 256; c >= 128 && !kb; --c)
+      if (K.size % c == 0) kb = c;
+
+  const auto register_tiles = [&](Stage st, int rows_per_tile, bool parallel) {
+    st.tile(n, m, no, mo, ni, mi, tn, rows_per_tile, TailStrategy::ShiftInwards).vectorize(ni, lanes).unroll(mi);
+    outer_loop(st, mo, parallel);
   };
-  tile(s.out.specialize(M >= tm), tm);
-  tile(s.out, 1);
-  acc.compute_at(s.out, no).vectorize(n, lanes).unroll(n).unroll(m);
+  if (kb) {
+    Stage blocked = s.out.specialize(M >= mb && big);
+    blocked.tile(n, m, no, mo, ni, mi, tn, mb, TailStrategy::ShiftInwards)
+        .split(mi, mio, mii, tm)
+        .vectorize(ni, lanes)
+        .unroll(mii);
+    outer_loop(blocked, mo, true);
+    // (no, mo) are both outer loops here; fuse the column panels in as well.
+  }
+  register_tiles(s.out.specialize(M >= tm && big), tm, true);
+  register_tiles(s.out.specialize(M >= tm), tm, false);
+  register_tiles(s.out, 1, false);
+  acc.compute_at(s.out, no).vectorize(n, lanes).unroll(n);
+  if (kb) {
+    // In the blocked branch the accumulator covers mb rows; in the others tm
+    // or 1. Splitting its rows by tm keeps the register tile in each case.
+    RVar ko("ko"), ki("ki");
+    Var am("am"), ami("ami");
+    acc.update().specialize(M >= mb && big)
+        .split(k, ko, ki, kb)
+        .split(m, am, ami, tm)
+        .reorder(n, ami, ki, am, ko)
+        .vectorize(n, lanes)
+        .unroll(n)
+        .unroll(ami);
+  }
   acc.update().reorder(n, m, k).vectorize(n, lanes).unroll(n).unroll(m);
+  if (unroll_k) acc.update().unroll(k);
 }
 
 std::vector<OpSample> MatMul::samples(ir::Op) {

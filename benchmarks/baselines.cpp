@@ -1,0 +1,148 @@
+#include "baselines.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <dnnl.hpp>
+#include <stdexcept>
+
+namespace bench {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// oneDNN picks its layouts (format_tag::any); reorders it asks for on the
+// activations run inside the timed call, weights are reordered once.
+class OneDnnChain : public DenseChain {
+ public:
+  explicit OneDnnChain(const std::vector<DenseLayer>& layers) : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {
+    const DenseLayer& first = layers.front();
+    input_ = memory({{first.M, first.K}, dt::f32, tag::nc}, eng_, DNNL_MEMORY_NONE);
+    memory cur = input_;
+    for (const DenseLayer& l : layers) {
+      const bool softmax = l.activation == "softmax";
+      memory::desc src_any({l.M, l.K}, dt::f32, tag::any), w_any({l.N, l.K}, dt::f32, tag::any),
+          b_md({l.N}, dt::f32, tag::x), dst_any({l.M, l.N}, dt::f32, tag::any);
+      dnnl::primitive_attr attr;
+      if (l.activation == "relu") {
+        dnnl::post_ops po;
+        po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(po);
+      }
+      dnnl::inner_product_forward::primitive_desc pd(
+          dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_inference, src_any, w_any, b_md, dst_any), attr,
+          eng_);
+      // The previous output, seen as this layer's (M, K) input (Flatten).
+      memory src = &l == &layers.front() ? input_
+                                         : memory(memory::desc({l.M, l.K}, dt::f32, tag::nc), eng_, cur.get_data_handle());
+      if (pd.src_desc() != src.get_desc()) {
+        memory r(pd.src_desc(), eng_);
+        steps_.push_back({dnnl::reorder(src, r), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, r}}});
+        bytes_ += r.get_desc().get_size();
+        src = r;
+      }
+      memory w_user({{l.N, l.K}, dt::f32, tag::io}, eng_, const_cast<float*>(l.W));
+      memory w(pd.weights_desc(), eng_), b(b_md, eng_), dst(pd.dst_desc(), eng_);
+      dnnl::reorder(w_user, w).execute(stream_, w_user, w);
+      std::memcpy(b.get_data_handle(), l.b, l.N * sizeof(float));
+      memory scratch(pd.scratchpad_desc(), eng_);
+      bytes_ += w.get_desc().get_size() + b.get_desc().get_size() + dst.get_desc().get_size() +
+                pd.scratchpad_desc().get_size();
+      steps_.push_back({dnnl::inner_product_forward(pd),
+                        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst},
+                         {DNNL_ARG_SCRATCHPAD, scratch}}});
+      cur = dst;
+      if (softmax) {
+        dnnl::softmax_forward::primitive_desc spd(
+            dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, dst.get_desc(), 1), eng_);
+        memory out(spd.dst_desc(), eng_);
+        bytes_ += out.get_desc().get_size();
+        steps_.push_back({dnnl::softmax_forward(spd), {{DNNL_ARG_SRC, dst}, {DNNL_ARG_DST, out}}});
+        cur = out;
+      }
+      if (cur.get_desc() != memory::desc({l.M, l.N}, dt::f32, tag::nc))
+        throw std::runtime_error("oneDNN chose a blocked output layout; add a reorder for it");
+    }
+    out_ = cur;
+    stream_.wait();
+  }
+  void run(const float* x) override {
+    input_.set_data_handle(const_cast<float*>(x));
+    for (auto& s : steps_) s.p.execute(stream_, s.args);
+    stream_.wait();
+  }
+  const float* output() const override { return static_cast<const float*>(out_.get_data_handle()); }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  struct Step {
+    dnnl::primitive p;
+    std::unordered_map<int, memory> args;
+  };
+  dnnl::engine eng_;
+  dnnl::stream stream_;
+  memory input_, out_;
+  std::vector<Step> steps_;
+  size_t bytes_ = 0;
+};
+
+class OpenBlasChain : public DenseChain {
+ public:
+  explicit OpenBlasChain(const std::vector<DenseLayer>& layers) : layers_(layers) {
+    weights_.reserve(2 * layers_.size());
+    for (DenseLayer& l : layers_) {  // own the weights: the caller's may go away
+      weights_.emplace_back(l.W, l.W + l.K * l.N);
+      weights_.emplace_back(l.b, l.b + l.N);
+      l.W = weights_[weights_.size() - 2].data();
+      l.b = weights_.back().data();
+    }
+    for (const DenseLayer& l : layers) {
+      acts_.emplace_back(l.M * l.N);
+      bytes_ += (l.K * l.N + l.N + l.M * l.N) * sizeof(float);
+    }
+  }
+  void run(const float* x) override {
+    const float* in = x;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      const DenseLayer& l = layers_[i];
+      float* y = acts_[i].data();
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l.M, l.N, l.K, 1.f, in, l.K, l.W, l.N, 0.f, y, l.N);
+      for (int64_t m = 0; m < l.M; ++m) {
+        float* row = y + m * l.N;
+        for (int64_t n = 0; n < l.N; ++n) row[n] += l.b[n];
+        if (l.activation == "relu")
+          for (int64_t n = 0; n < l.N; ++n) row[n] = std::max(row[n], 0.f);
+        if (l.activation == "softmax") {
+          const float mx = *std::max_element(row, row + l.N);
+          float s = 0;
+          for (int64_t n = 0; n < l.N; ++n) s += row[n] = std::exp(row[n] - mx);
+          for (int64_t n = 0; n < l.N; ++n) row[n] /= s;
+        }
+      }
+      in = y;
+    }
+  }
+  const float* output() const override { return acts_.back().data(); }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  std::vector<DenseLayer> layers_;
+  std::vector<std::vector<float>> acts_, weights_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& layers) {
+  return std::make_unique<OneDnnChain>(layers);
+}
+std::unique_ptr<DenseChain> make_openblas_chain(const std::vector<DenseLayer>& layers) {
+  return std::make_unique<OpenBlasChain>(layers);
+}
+
+}  // namespace bench

@@ -1,0 +1,34 @@
+// The baselines brine is measured against, on the same shapes and weights:
+// a chain of Dense layers (and a final softmax) through oneDNN primitives and
+// through OpenBLAS sgemm with plain loops for bias and activation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+// One Dense layer on an (M, K) row-major input; W is Keras's (K, N) kernel.
+// A layer's M x K input is the previous layer's M' x N' output reinterpreted
+// (Flatten), so M * K must equal M' * N'.
+struct DenseLayer {
+  int64_t M, K, N;
+  std::string activation;  // "linear" | "relu" | "softmax"
+  const float* W;
+  const float* b;
+};
+
+class DenseChain {
+ public:
+  virtual ~DenseChain() = default;
+  virtual void run(const float* x) = 0;
+  virtual const float* output() const = 0;
+  virtual size_t bytes() const = 0;  // weights, activations, scratch
+};
+
+std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& layers);
+std::unique_ptr<DenseChain> make_openblas_chain(const std::vector<DenseLayer>& layers);
+
+}  // namespace bench

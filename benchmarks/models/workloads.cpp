@@ -1,0 +1,23 @@
+// The dense workloads of BENCHMARKS.md, as DSL models. The benchmark JIT-
+// compiles them and brine_add_model(... FUNCTION ...) AOT-compiles them.
+#include "brine.h"
+
+// mlp_b256: Input(784) -> Dense(512, relu) -> Dense(512, relu) -> Dense(10, softmax).
+brine::Model mlp_model() {
+  using namespace brine;
+  reset_layer_names();
+  auto x = Input({784});
+  auto h = Dense(512, "relu")(x);
+  h = Dense(512, "relu")(h);
+  auto y = Dense(10, "softmax")(h);
+  return Model({x}, {y}, "mlp");
+}
+
+// seed_dense_b4: the layers guide's Dense example (examples/seed_dense).
+brine::Model seed_dense_model() {
+  using namespace brine;
+  reset_layer_names();
+  auto inp = Input({32, 32, 3});
+  auto out = Dense(2)(Flatten()(Dense(8, "relu")(inp)));
+  return Model({inp}, {out}, "seed_dense");
+}
