@@ -112,8 +112,12 @@ int64_t Model::count_params() const {
 
 std::string Model::summary() const {
   const auto with_commas = [](int64_t v) {
-    std::string s = std::to_string(v);
-    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(i, ",");
+    const std::string digits = std::to_string(v);
+    std::string s;
+    for (size_t i = 0; i < digits.size(); ++i) {
+      if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+      s += digits[i];
+    }
     return s;
   };
   const auto keras_shape = [](const ir::Shape& s) {

@@ -117,7 +117,12 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
   const int v = s.vector_width;
   Var x = s.out_vars[rank - 1], xo("xo"), xi("xi");
   s.out.split(x, xo, xi, v, TailStrategy::GuardWithIf).vectorize(xi);
-  if (rank >= 2) s.out.parallel(s.out_vars[0]);
+  // Parallel over the outer axis only when the input is large enough to pay
+  // for the fork-join (same threshold as softmax).
+  Expr in_total = 1;
+  const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
+  for (const ir::Dim& d : in_shape) in_total = in_total * s.lower.extent(d);
+  if (rank >= 2) s.out.specialize(in_total >= (1 << 16)).parallel(s.out_vars[0]);
   acc.compute_at(s.out, xo).vectorize(x, v, TailStrategy::GuardWithIf);
   acc.update().vectorize(x, v, TailStrategy::GuardWithIf);
 }

@@ -79,7 +79,12 @@ void Softmax::schedule(codegen::ScheduleCtx& s) {
     Var rowv = s.out_vars[rank - 2];
     for (Func f : {mx, e, sum}) f.compute_at(s.out, rowv);
     e.vectorize(x, v, TailStrategy::GuardWithIf);
-    if (rank >= 2) s.out.parallel(s.out_vars[0]);
+    // Rows in parallel only when there is enough work to pay for the
+    // fork-join: a 256 x 10 softmax took 10.5 µs parallel (see
+    // docs/scheduling.md).
+    Expr total = 1;
+    for (int d = 0; d < rank; ++d) total = total * s.out.output_buffer().dim(d).extent();
+    s.out.specialize(total >= (1 << 16)).parallel(s.out_vars[0]);
   } else {
     for (Func f : {mx, e, sum}) f.compute_root();
     e.vectorize(x, v, TailStrategy::GuardWithIf);

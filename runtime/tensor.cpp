@@ -63,7 +63,7 @@ void make_halide_buffer(halide_buffer_t& buf, halide_dimension_t* dims, void* da
     dims[d] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
     stride *= extent;
   }
-  std::memset(&buf, 0, sizeof(buf));
+  buf = halide_buffer_t{};
   buf.host = static_cast<uint8_t*>(data);
   buf.type = halide_type_t(halide_type_float, dtype == DType::F32 ? 32 : 64);
   buf.dimensions = rank;
