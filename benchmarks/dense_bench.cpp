@@ -127,6 +127,20 @@ brine::Tensor random_input(std::vector<int64_t> shape) {
   return x;
 }
 
+// The engines every workload runs: the two baselines, brine tuned (AOT and
+// JIT) and brine naive.
+template <typename Tuned, typename Naive>
+std::vector<Prepared> standard_engines(const std::string& w, double gflop, const std::vector<bench::DenseLayer>& layers,
+                                       const brine::Tensor& x, const brine::Model& model) {
+  std::vector<Prepared> e;
+  e.push_back(baseline(w, "oneDNN", gflop, layers, x));
+  e.push_back(baseline(w, "OpenBLAS (SkylakeX)", gflop, layers, x));
+  e.push_back(brine_aot<Tuned>(w, "brine AOT tuned", gflop, x));
+  e.push_back(brine_jit(w, gflop, model, x));
+  e.push_back(brine_aot<Naive>(w, "brine AOT naive", gflop, x));
+  return e;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,12 +168,7 @@ int main(int argc, char** argv) {
         {256, 784, 512, "relu", P("dense/kernel"), P("dense/bias")},
         {256, 512, 512, "relu", P("dense_1/kernel"), P("dense_1/bias")},
         {256, 512, 10, "softmax", P("dense_2/kernel"), P("dense_2/bias")}};
-    std::vector<Prepared> e;
-    e.push_back(baseline(w, "oneDNN", gflop, layers, x));
-    e.push_back(baseline(w, "OpenBLAS (SkylakeX)", gflop, layers, x));
-    e.push_back(brine_aot<bench_mlp_tuned::Model>(w, "brine AOT tuned", gflop, x));
-    e.push_back(brine_jit(w, gflop, mlp_model(), x));
-    e.push_back(brine_aot<bench_mlp_naive::Model>(w, "brine AOT naive", gflop, x));
+    auto e = standard_engines<bench_mlp_tuned::Model, bench_mlp_naive::Model>(w, gflop, layers, x, mlp_model());
     e.push_back(brine_aot<bench_mlp_mullapudi2016::Model>(w, "brine AOT mullapudi2016", gflop, x));
     e.push_back(brine_aot<bench_mlp_adams2019::Model>(w, "brine AOT adams2019", gflop, x));
     workloads.emplace_back(w, std::move(e));
@@ -172,16 +181,10 @@ int main(int argc, char** argv) {
     const auto P = [&](const char* n) { return weights.param(n).data<float>(); };
     const std::vector<bench::DenseLayer> layers = {{4 * 32 * 32, 3, 8, "relu", P("dense/kernel"), P("dense/bias")},
                                                    {4, 8192, 2, "linear", P("dense_1/kernel"), P("dense_1/bias")}};
-    std::vector<Prepared> e;
-    e.push_back(baseline(w, "oneDNN", gflop, layers, x));
-    e.push_back(baseline(w, "OpenBLAS (SkylakeX)", gflop, layers, x));
-    e.push_back(brine_aot<bench_seed_dense_tuned::Model>(w, "brine AOT tuned", gflop, x));
-    e.push_back(brine_jit(w, gflop, seed_dense_model(), x));
-    e.push_back(brine_aot<bench_seed_dense_naive::Model>(w, "brine AOT naive", gflop, x));
-    workloads.emplace_back(w, std::move(e));
+    workloads.emplace_back(w, standard_engines<bench_seed_dense_tuned::Model, bench_seed_dense_naive::Model>(
+                                  w, gflop, layers, x, seed_dense_model()));
   }
 
-  std::vector<bench::Row> rows;
   bench::Report timing_only(1);
   for (auto& [name, engines] : workloads) run_workload(timing_only, engines);
   peak = std::max(peak, bench::measure_peak_gflops(2));
