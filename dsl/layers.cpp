@@ -59,12 +59,13 @@ Expr Layer::node(ir::Op op, std::vector<Expr> inputs, ir::Attrs attrs) const {
   return make_expr(op, std::move(inputs), std::move(attrs), site(), site_name_, type_);
 }
 
-Expr Layer::param(const std::string& suffix, Shape shape, const std::string& init) const {
+// Parameters take the dtype of the data the layer is applied to.
+Expr Layer::param(const std::string& suffix, Shape shape, const std::string& init, DType dtype) const {
   auto n = std::make_shared<ExprNode>();
   n->op = ir::Op::Param;
   n->attrs.name = site_name_ + "/" + suffix;
   n->attrs.init = init;
-  n->type = {DType::F32, std::move(shape)};
+  n->type = {dtype, std::move(shape)};
   n->layer = site_name_;
   n->layer_type = type_;
   n->loc = loc_;
@@ -102,8 +103,8 @@ Expr Dense::operator()(const Expr& x, Loc) const {
     fail(fmt::format("the last axis of the input must be static to size the kernel, got shape {}",
                      ir::shape_str(x.shape())));
   if (!kernel_.defined()) {
-    kernel_ = param("kernel", {in, units_}, "glorot_uniform");
-    if (use_bias_) bias_ = param("bias", {units_}, "zeros");
+    kernel_ = param("kernel", {in, units_}, "glorot_uniform", x.dtype());
+    if (use_bias_) bias_ = param("bias", {units_}, "zeros", x.dtype());
   } else if (kernel_.shape()[0] != in) {
     fail(fmt::format("was built for inputs with last axis {}, now called on shape {}", kernel_.shape()[0].str(),
                      ir::shape_str(x.shape())));

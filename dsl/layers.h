@@ -25,7 +25,7 @@ class Layer {
   Layer(std::string type, std::string name, const std::source_location& loc);
   Site site() const;
   Expr node(ir::Op op, std::vector<Expr> inputs, ir::Attrs attrs = {}) const;
-  Expr param(const std::string& suffix, Shape shape, const std::string& init) const;
+  Expr param(const std::string& suffix, Shape shape, const std::string& init, DType dtype) const;
   Expr activate(const Expr& x, const std::string& activation) const;
   void check_activation(const std::string& activation) const;
   [[noreturn]] void fail(const std::string& msg) const { site().fail(msg); }

@@ -20,10 +20,13 @@
   X(Sigmoid, "sigmoid", Elementwise, 1, Unary)                 \
   X(Relu, "relu", Elementwise, 1, Unary)                       \
   X(Sqrt, "sqrt", Elementwise, 1, Unary)                       \
+  X(Step, "step", Elementwise, 1, Unary)                       \
   X(Add, "add", Broadcast, 2, Binary)                          \
   X(Sub, "sub", Broadcast, 2, Binary)                          \
   X(Mul, "mul", Broadcast, 2, Binary)                          \
   X(Div, "div", Broadcast, 2, Binary)                          \
+  X(Equal, "equal", Broadcast, 2, Binary)                      \
+  X(BroadcastLike, "broadcast_like", Broadcast, 2, Binary)     \
   X(MatMul, "matmul", OutElementwiseFusable, 2, MatMul)        \
   X(ReduceSum, "reduce_sum", Reduction, 1, Reduce)             \
   X(ReduceMean, "reduce_mean", Reduction, 1, Reduce)           \
@@ -31,7 +34,8 @@
   X(Softmax, "softmax", Opaque, 1, Softmax)                    \
   X(Reshape, "reshape", View, 1, Layout)                       \
   X(Transpose, "transpose", Injective, 1, Layout)              \
-  X(Concat, "concat", Injective, -1, Layout)
+  X(Concat, "concat", Injective, -1, Layout)                   \
+  X(Slice, "slice", Injective, 1, Layout)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.
 #define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout)

@@ -4,6 +4,7 @@
 #include <Halide.h>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -15,6 +16,8 @@ double ref_apply(ir::Op op, double a, double b) {
     case ir::Op::Sub: return a - b;
     case ir::Op::Mul: return a * b;
     case ir::Op::Div: return a / b;
+    case ir::Op::Equal: return a == b ? 1.0 : 0.0;
+    case ir::Op::BroadcastLike: return a;  // b only gives the shape
     default: break;
   }
   internal_error("not a binary op");
@@ -26,6 +29,8 @@ Halide::Expr halide_apply(ir::Op op, Halide::Expr a, Halide::Expr b) {
     case ir::Op::Sub: return a - b;
     case ir::Op::Mul: return a * b;
     case ir::Op::Div: return a / b;
+    case ir::Op::Equal: return Halide::select(a == b, Halide::cast(a.type(), 1), Halide::cast(a.type(), 0));
+    case ir::Op::BroadcastLike: return a;
     default: break;
   }
   internal_error("not a binary op");
@@ -51,11 +56,15 @@ std::vector<int64_t> sizes(const ir::Shape& s) {
 
 }  // namespace
 
-ir::TensorType Binary::infer(const ir::Node&, std::span<const ir::TensorType> in) {
+ir::TensorType Binary::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
   if (in[0].dtype != in[1].dtype)
     throw ShapeError(std::string("operands have different dtypes: ") + dtype_name(in[0].dtype) +
                      " and " + dtype_name(in[1].dtype));
-  return {in[0].dtype, broadcast_shapes(in[0].shape, in[1].shape)};
+  const ir::Shape out = broadcast_shapes(in[0].shape, in[1].shape);
+  if (n.op == ir::Op::BroadcastLike && out != in[1].shape)
+    throw ShapeError("broadcast_like: " + ir::shape_str(in[0].shape) + " does not broadcast to " +
+                     ir::shape_str(in[1].shape));
+  return {in[0].dtype, out};
 }
 
 RefTensor Binary::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
@@ -94,7 +103,8 @@ Halide::Func Binary::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     return codegen::at(ctx.in(n, i), idx);
   };
   Halide::Func f{codegen::func_name(n)};
-  codegen::at(f, v) = halide_apply(n.op, operand(0), operand(1));
+  // broadcast_like reads only its first operand; the second gives the shape.
+  codegen::at(f, v) = n.op == ir::Op::BroadcastLike ? operand(0) : halide_apply(n.op, operand(0), operand(1));
   return f;
 }
 
@@ -102,10 +112,31 @@ void Binary::schedule(codegen::ScheduleCtx& s) { codegen::schedule_pointwise(s);
 
 std::vector<OpSample> Binary::samples(ir::Op op) {
   const bool positive = op == ir::Op::Div;  // keep divisors away from 0
+  if (op == ir::Op::BroadcastLike)
+    return {{"bias to batch", {{17}, {"N", 15, 17}}, {}}, {"scalar", {{}, {"N", 4}}, {}}};
   return {{"same shape", {{"N", 33}, {"N", 33}}, {}, positive},
           {"bias broadcast", {{"N", 15, 17}, {17}}, {}, positive},
           {"both broadcast", {{"N", 1, 17}, {15, 1}}, {}, positive},
           {"scalar operand", {{"N", 16}, {}}, {}, positive}};
+}
+
+// y = a op b (broadcast), g = dL/dy; each adjoint is summed back over the
+// axes its operand was broadcast along.
+std::vector<int> Binary::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int x = n.inputs[0], y = n.inputs[1];
+  const ir::Shape xs = b.shape(x), ys = b.shape(y);
+  switch (n.op) {
+    case ir::Op::Add: return {b.unbroadcast(g, xs), b.unbroadcast(g, ys)};             // d(a+b) = da + db
+    case ir::Op::Sub: return {b.unbroadcast(g, xs), b.unbroadcast(b.neg(g), ys)};      // d(a-b) = da - db
+    case ir::Op::Mul:                                                                  // d(ab) = b da + a db
+      return {b.unbroadcast(b.mul(g, y), xs), b.unbroadcast(b.mul(g, x), ys)};
+    case ir::Op::Div:                                                                  // d(a/b) = da/b - (a/b)/b db
+      return {b.unbroadcast(b.div(g, y), xs), b.unbroadcast(b.neg(b.div(b.mul(g, n.id), y)), ys)};
+    case ir::Op::Equal: return {-1, -1};                                               // 0 almost everywhere
+    case ir::Op::BroadcastLike: return {b.unbroadcast(g, xs), -1};                     // the shape donor has none
+    default: break;
+  }
+  internal_error("not a binary op");
 }
 
 }  // namespace brine::ops

@@ -1,4 +1,5 @@
-// Data movement: reshape (also Flatten and expand_dims), transpose, concat.
+// Data movement: reshape (also Flatten and expand_dims), transpose, concat,
+// slice (one axis; concat's backward).
 //
 // reshape keeps the row-major order of elements, so the runtime executes it
 // as a view of its input's buffer (FusionKind::View): no kernel, no copy. Its
@@ -12,6 +13,7 @@
 #include <numeric>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -72,6 +74,24 @@ std::vector<int> check_perm(const ir::Node& n, int rank) {
   return perm;
 }
 
+struct SliceAttrs {
+  int axis;
+  int64_t start, length;
+};
+
+// slice: attrs.axes = {axis, start, length}, the axis static.
+SliceAttrs check_slice(const ir::Node& n, const ir::Shape& in) {
+  if (n.attrs.axes.size() != 3) throw ShapeError("slice takes axes = {axis, start, length}");
+  const int axis = normalize_axis(n.attrs.axes[0], static_cast<int>(in.size()), "slice axis");
+  const int64_t start = n.attrs.axes[1], length = n.attrs.axes[2];
+  if (!in[axis].is_static())
+    throw ShapeError(fmt::format("slice along axis {} of {}: the axis must be static", axis, ir::shape_str(in)));
+  if (start < 0 || length < 1 || start + length > in[axis].size)
+    throw ShapeError(fmt::format("slice [{}, {}) of axis {} is outside {}", start, start + length, axis,
+                                 ir::shape_str(in)));
+  return {axis, start, length};
+}
+
 }  // namespace
 
 ir::TensorType Layout::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
@@ -102,6 +122,12 @@ ir::TensorType Layout::infer(const ir::Node& n, std::span<const ir::TensorType> 
         total += in[i].shape[axis].size;
       }
       out.shape[axis] = total;
+      return out;
+    }
+    case ir::Op::Slice: {
+      const SliceAttrs s = check_slice(n, in[0].shape);
+      ir::TensorType out = in[0];
+      out.shape[s.axis] = s.length;
       return out;
     }
     default: break;
@@ -147,6 +173,19 @@ RefTensor Layout::reference(const ir::Node& n, std::span<const RefTensor* const>
           const int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
           out.data.insert(out.data.end(), t->data.begin() + o * chunk, t->data.begin() + (o + 1) * chunk);
         }
+      return out;
+    }
+    case ir::Op::Slice: {
+      const int axis = normalize_axis(n.attrs.axes[0], static_cast<int>(x.shape.size()), "slice axis");
+      const int64_t start = n.attrs.axes[1], length = n.attrs.axes[2];
+      const int64_t len = x.shape[axis];
+      const int64_t inner = row_major_strides(x.shape)[axis];
+      const int64_t outer = x.size() / (len * inner);
+      RefTensor out{x.shape, {}};
+      out.shape[axis] = length;
+      for (int64_t o = 0; o < outer; ++o)
+        out.data.insert(out.data.end(), x.data.begin() + (o * len + start) * inner,
+                        x.data.begin() + (o * len + start + length) * inner);
       return out;
     }
     default: break;
@@ -198,6 +237,13 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       codegen::at(out, v) = value;
       return out;
     }
+    case ir::Op::Slice: {
+      const int axis = normalize_axis(n.attrs.axes[0], rank, "slice axis");
+      std::vector<Expr> idx(v.begin(), v.end());
+      idx[axis] = v[axis] + static_cast<int>(n.attrs.axes[1]);
+      codegen::at(out, v) = codegen::at(ctx.in(n, 0), idx);
+      return out;
+    }
     default: break;
   }
   internal_error("not a layout op");
@@ -223,9 +269,59 @@ std::vector<OpSample> Layout::samples(ir::Op op) {
       b.axes = {0};
       return {{"last axis", {{"N", 3}, {"N", 14}, {"N", 1}}, a}, {"first axis", {{4, "N"}, {1, "N"}}, b}};
     }
+    case ir::Op::Slice: {
+      ir::Attrs b;
+      a.axes = {-1, 3, 11};
+      b.axes = {1, 0, 1};
+      return {{"middle of the last axis", {{"N", 17}}, a}, {"first row", {{"N", 4, 5}}, b}};
+    }
     default: break;
   }
   return {};
+}
+
+// Adjoints move data back where it came from:
+//   reshape:   dx = reshape(g, shape of x)
+//   transpose: dx = transpose(g, inverse permutation)
+//   concat:    dx_i = the slice of g that input i filled
+//   slice:     dx = g padded with zeros back to the shape of x
+std::vector<int> Layout::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int x = n.inputs[0];
+  switch (n.op) {
+    case ir::Op::Reshape: return {b.reshape(g, b.shape(x))};
+    case ir::Op::Transpose: {
+      const auto perm = check_perm(n, n.type.rank());
+      std::vector<int64_t> inverse(perm.size());
+      for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+      return {b.transpose(g, inverse)};
+    }
+    case ir::Op::Concat: {
+      const int axis = normalize_axis(n.attrs.axes[0], n.type.rank(), "concat axis");
+      std::vector<int> d;
+      int64_t start = 0;
+      for (int in : n.inputs) {
+        const int64_t len = b.shape(in)[axis].size;
+        d.push_back(b.slice(g, axis, start, len));
+        start += len;
+      }
+      return d;
+    }
+    case ir::Op::Slice: {
+      const SliceAttrs s = check_slice(n, b.shape(x));
+      const int64_t total = b.shape(x)[s.axis].size;
+      const int zeros = b.broadcast_like(b.constant_like(0, x), x);
+      std::vector<int> parts;
+      if (s.start > 0) parts.push_back(b.slice(zeros, s.axis, 0, s.start));
+      parts.push_back(g);
+      if (s.start + s.length < total) parts.push_back(b.slice(zeros, s.axis, s.start + s.length, total - s.start - s.length));
+      if (parts.size() == 1) return {g};
+      ir::Attrs a;
+      a.axes = {s.axis};
+      return {b.op(ir::Op::Concat, parts, a)};
+    }
+    default: break;
+  }
+  internal_error("not a layout op");
 }
 
 }  // namespace brine::ops

@@ -59,4 +59,6 @@ std::vector<OpSample> Leaf::samples(ir::Op op) {
   return {};
 }
 
+std::vector<int> Leaf::vjp(ir::GraphBuilder&, const ir::Node&, int) { return {}; }
+
 }  // namespace brine::ops

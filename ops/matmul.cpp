@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -255,6 +256,24 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
           {"batched, broadcast batch", {{"N", 3, 7}, {1, 7, 5}}, {}},
           {"transpose_a", {{"N", 7, 3}, {"N", 7, 5}}, ta},
           {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb}};
+}
+
+// y = op(A) op(B), g = dL/dy, op = optional transpose of the last two axes:
+//   no transposes: dA = g Bᵀ,   dB = Aᵀ g
+//   transpose_b:   dA = g B,    dB = gᵀ A
+//   transpose_a:   dA = B gᵀ,   dB = A g
+//   both:          dA = Bᵀ gᵀ,  dB = gᵀ Aᵀ
+// then summed over the batch axes an operand was broadcast along (for Dense on
+// a (N, 32, 32, 3) input: dkernel sums over N and 32).
+std::vector<int> MatMul::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int A = n.inputs[0], B = n.inputs[1];
+  const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
+  int dA, dB;
+  if (!ta && !tb) { dA = b.matmul(g, B, false, true); dB = b.matmul(A, g, true, false); }
+  else if (!ta) { dA = b.matmul(g, B, false, false); dB = b.matmul(g, A, true, false); }
+  else if (!tb) { dA = b.matmul(B, g, false, true); dB = b.matmul(A, g, false, false); }
+  else { dA = b.matmul(B, g, true, true); dB = b.matmul(g, A, true, true); }
+  return {b.unbroadcast(dA, b.shape(A)), b.unbroadcast(dB, b.shape(B))};
 }
 
 }  // namespace brine::ops

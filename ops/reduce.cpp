@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -138,6 +139,48 @@ std::vector<OpSample> Reduce::samples(ir::Op) {
           {"batch axis, keepdims", {{"N", 33}}, first_keep},
           {"all axes", {{"N", 3, 5}}, all},
           {"middle axis", {{"N", 15, 17}}, middle}};
+}
+
+// y = reduce(x), g = dL/dy (shape of y). g is first given the keepdims shape.
+//   sum:  dx = broadcast(g)
+//   mean: dx = broadcast(g) / count
+//   max:  dx = broadcast(g) * [x == max] / (number of maxima): ties share the
+//         gradient equally (TensorFlow's convention).
+std::vector<int> Reduce::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int x = n.inputs[0];
+  const ir::Shape xs = b.shape(x);
+  const auto mask = reduced_mask(n, static_cast<int>(xs.size()));
+  ir::Shape keep;
+  bool static_count = true;
+  double count = 1;
+  for (size_t a = 0; a < xs.size(); ++a) {
+    keep.push_back(mask[a] ? ir::Dim(1) : xs[a]);
+    if (mask[a]) {
+      static_count &= xs[a].is_static();
+      count *= static_cast<double>(xs[a].size);
+    }
+  }
+  const int g_keep = b.reshape(g, keep);
+  std::vector<int64_t> axes;
+  for (size_t a = 0; a < xs.size(); ++a)
+    if (mask[a]) axes.push_back(static_cast<int64_t>(a));
+  switch (n.op) {
+    case ir::Op::ReduceSum: return {b.broadcast_like(g_keep, x)};
+    case ir::Op::ReduceMean: {
+      // A symbolic count (a mean over the batch) is counted at run time.
+      const int c = static_count ? b.constant_like(count, x)
+                                 : b.reduce_sum(b.broadcast_like(b.constant_like(1, x), x), axes, true);
+      return {b.broadcast_like(b.div(g_keep, c), x)};
+    }
+    case ir::Op::ReduceMax: {
+      const int y_keep = b.reshape(n.id, keep);
+      const int is_max = b.op(ir::Op::Equal, {x, y_keep});
+      const int ties = b.reduce_sum(is_max, axes, true);
+      return {b.mul(is_max, b.broadcast_like(b.div(g_keep, ties), x))};
+    }
+    default: break;
+  }
+  internal_error("not a reduce op");
 }
 
 }  // namespace brine::ops

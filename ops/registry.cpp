@@ -7,6 +7,7 @@
 #include <concepts>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 #include "ops/binary.h"
 #include "ops/layout.h"
 #include "ops/leaf.h"
@@ -22,12 +23,13 @@ namespace brine::ops {
 template <typename F>
 concept OpFamily = requires(const ir::Node& n, std::span<const ir::TensorType> t,
                             std::span<const RefTensor* const> r, codegen::LowerCtx& lc,
-                            codegen::ScheduleCtx& sc) {
+                            codegen::ScheduleCtx& sc, ir::GraphBuilder& gb) {
   { F::infer(n, t) } -> std::same_as<ir::TensorType>;
   { F::reference(n, r) } -> std::same_as<RefTensor>;
   { F::lower(lc, n) } -> std::same_as<Halide::Func>;
   { F::schedule(sc) } -> std::same_as<void>;
   { F::samples(n.op) } -> std::same_as<std::vector<OpSample>>;
+  { F::vjp(gb, n, 0) } -> std::same_as<std::vector<int>>;
 };
 #define X(f) static_assert(OpFamily<f>, #f " does not implement every op rule");
 BRINE_FOR_EACH_FAMILY(X)
@@ -45,6 +47,15 @@ ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in) {
 std::vector<OpSample> samples(ir::Op op) {
   switch (ir::op_info(op).family) {
 #define X(f) case ir::Family::f: return f::samples(op);
+    BRINE_FOR_EACH_FAMILY(X)
+#undef X
+  }
+  internal_error("unknown op family");
+}
+
+std::vector<int> vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  switch (ir::op_info(n.op).family) {
+#define X(f) case ir::Family::f: return f::vjp(b, n, g);
     BRINE_FOR_EACH_FAMILY(X)
 #undef X
   }

@@ -6,8 +6,11 @@
 
 namespace Halide { class Func; }
 namespace brine::codegen { struct LowerCtx; struct ScheduleCtx; }
+namespace brine::ir { class GraphBuilder; }
 
 namespace brine::ops {
 Halide::Func lower(codegen::LowerCtx& ctx, const ir::Node& n);
 void schedule_tuned(codegen::ScheduleCtx& s);
+// The op's backward rule (see ops/family.h); used by ir/autodiff.cpp.
+std::vector<int> vjp(ir::GraphBuilder& b, const ir::Node& n, int g);
 }  // namespace brine::ops

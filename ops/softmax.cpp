@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -102,6 +103,14 @@ std::vector<OpSample> Softmax::samples(ir::Op) {
   last.axes = {-1};
   mid.axes = {1};
   return {{"last axis", {{"N", 17}}, last}, {"middle axis", {{"N", 15, 3}}, mid}, {"rank 1", {{"N"}}, last}};
+}
+
+// y = softmax(x), g = dL/dy:  dx = y (g - sum(g y))  along the axis.
+std::vector<int> Softmax::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int y = n.id;
+  const int axis = normalize_axis(n.attrs.axes[0], n.type.rank(), "softmax axis");
+  const int gy = b.mul(g, y);
+  return {b.sub(gy, b.mul(y, b.reduce_sum(gy, {axis}, true)))};
 }
 
 }  // namespace brine::ops

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "codegen/lower_ctx.h"
+#include "ir/builder.h"
 
 namespace brine::ops {
 
@@ -21,6 +22,7 @@ double ref_apply(ir::Op op, double v) {
     case ir::Op::Sigmoid: return 1.0 / (1.0 + std::exp(-v));
     case ir::Op::Relu: return v > 0 ? v : 0.0;  // kink convention: relu(0) = 0, relu'(0) = 0
     case ir::Op::Sqrt: return std::sqrt(v);
+    case ir::Op::Step: return v > 0 ? 1.0 : 0.0;  // step(0) = 0: relu'(0) = 0
     default: break;
   }
   internal_error("not a unary op");
@@ -39,6 +41,7 @@ Halide::Expr halide_apply(ir::Op op, Halide::Expr v) {
     case ir::Op::Sigmoid: return 1 / (1 + exp(-v));
     case ir::Op::Relu: return max(v, cast(v.type(), 0));
     case ir::Op::Sqrt: return sqrt(v);
+    case ir::Op::Step: return select(v > 0, cast(v.type(), 1), cast(v.type(), 0));
     default: break;
   }
   internal_error("not a unary op");
@@ -68,6 +71,26 @@ std::vector<OpSample> Unary::samples(ir::Op op) {
   return {{"rank 2", {{"N", 17}}, {}, positive},
           {"rank 3, narrow", {{"N", 3, 5}}, {}, positive},
           {"rank 1", {{"N"}}, {}, positive}};
+}
+
+// y = f(x), g = dL/dy.
+std::vector<int> Unary::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const int x = n.inputs[0], y = n.id;
+  switch (n.op) {
+    case ir::Op::Neg: return {b.neg(g)};                                   // d/dx -x = -1
+    case ir::Op::Exp: return {b.mul(g, y)};                                // d/dx e^x = e^x = y
+    case ir::Op::Log: return {b.div(g, x)};                                // d/dx ln x = 1/x
+    case ir::Op::Tanh:                                                     // d/dx tanh x = 1 - y^2
+      return {b.mul(g, b.sub(b.constant_like(1, y), b.mul(y, y)))};
+    case ir::Op::Sigmoid:                                                  // d/dx s(x) = y (1 - y)
+      return {b.mul(b.mul(g, y), b.sub(b.constant_like(1, y), y))};
+    case ir::Op::Relu: return {b.mul(g, b.op(ir::Op::Step, {x}))};         // d/dx relu x = step(x), 0 at 0
+    case ir::Op::Sqrt:                                                     // d/dx sqrt x = 1 / (2 y)
+      return {b.div(b.mul(g, b.constant_like(0.5, y)), y)};
+    case ir::Op::Step: return {-1};                                        // 0 almost everywhere
+    default: break;
+  }
+  internal_error("not a unary op");
 }
 
 }  // namespace brine::ops
