@@ -39,6 +39,10 @@ class Dense : public Layer {
  public:
   Dense(int64_t units, std::string activation = "linear", bool use_bias = true, std::string name = "", BRINE_HERE);
   Expr operator()(const Expr& x, BRINE_HERE) const;
+  // The weights (as in Keras, layer.kernel / layer.bias), defined once the
+  // layer has been called: for grad() and custom losses.
+  const Expr& kernel() const { return kernel_; }
+  const Expr& bias() const { return bias_; }
 
  private:
   int64_t units_;

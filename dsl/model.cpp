@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "dsl/collect.h"
 #include "ir/verify.h"
 
 namespace brine {
@@ -16,21 +17,9 @@ Model::Model(std::vector<Expr> inputs, std::vector<Expr> outputs, std::string na
   if (inputs.empty()) site.fail("a model needs at least one input");
   if (outputs.empty()) site.fail("a model needs at least one output");
 
-  std::map<const ExprNode*, int> id;
+  ExprIds id;
   std::vector<std::string> input_names;
   std::set<std::string> param_names;
-  const auto add = [&](const ExprNode* e, std::vector<int> ins) {
-    ir::Node n;
-    n.op = e->op;
-    n.inputs = std::move(ins);
-    n.attrs = e->attrs;
-    n.type = e->type;
-    n.layer = e->layer;
-    n.loc = e->loc;
-    const int i = graph_.add(std::move(n));
-    id[e] = i;
-    return i;
-  };
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Expr& x = inputs[i];
     if (!x.defined()) site.fail(fmt::format("input {} is undefined", i));
@@ -41,35 +30,20 @@ Model::Model(std::vector<Expr> inputs, std::vector<Expr> outputs, std::string na
     for (const std::string& other : input_names)
       if (other == x.node()->attrs.name) site.fail(fmt::format("two inputs are named '{}'", other));
     input_names.push_back(x.node()->attrs.name);
-    add(x.node().get(), {});
+    add_expr_node(graph_, id, x.node().get());
   }
-
-  // Post-order walk from the outputs, iterative so that deep graphs (long
-  // unrolled chains) cannot overflow the stack.
   for (size_t o = 0; o < outputs.size(); ++o) {
     if (!outputs[o].defined()) site.fail(fmt::format("output {} is undefined", o));
-    std::vector<std::pair<const ExprNode*, size_t>> stack{{outputs[o].node().get(), 0}};
-    while (!stack.empty()) {
-      auto& [e, next] = stack.back();
-      if (id.count(e)) { stack.pop_back(); continue; }
+    collect_dag(graph_, id, outputs[o].node().get(), [&](const ExprNode* e) {
       if (e->op == ir::Op::Input)
         site.fail(fmt::format("output {} ({} {}) depends on Input '{}', which is not among the model's inputs [{}]", o,
                               outputs[o].node()->layer.empty() ? std::string(ir::op_name(outputs[o].node()->op))
                                                                : "layer '" + outputs[o].node()->layer + "'",
                               ir::shape_str(outputs[o].shape()), e->attrs.name, fmt::join(input_names, ", ")));
-      if (next < e->inputs.size()) {
-        const ExprNode* child = e->inputs[next++].get();
-        if (!id.count(child)) stack.push_back({child, 0});
-        continue;
-      }
-      std::vector<int> ins;
-      for (const auto& c : e->inputs) ins.push_back(id.at(c.get()));
       if (e->op == ir::Op::Param && !param_names.insert(e->attrs.name).second)
         site.fail(fmt::format("two different layers are named '{}' (parameter '{}' appears twice); give layers "
                               "unique names", e->layer, e->attrs.name));
-      add(e, std::move(ins));
-      stack.pop_back();
-    }
+    });
   }
   std::set<std::string> out_names;
   for (size_t o = 0; o < outputs.size(); ++o) {

@@ -15,7 +15,7 @@ uint64_t splitmix64(uint64_t& state) {
 }
 }  // namespace
 
-void initialize_param(Tensor& t, const std::string& init, uint64_t seed, uint64_t index) {
+void initialize_param(Tensor& t, const std::string& init, uint64_t seed, const std::string& name) {
   const auto set = [&](int64_t i, double v) {
     if (t.dtype() == DType::F32) t.data<float>()[i] = static_cast<float>(v);
     else t.data<double>()[i] = v;
@@ -36,7 +36,8 @@ void initialize_param(Tensor& t, const std::string& init, uint64_t seed, uint64_
     fan_out = static_cast<double>(s[s.size() - 1]) * receptive;
   }
   const double limit = std::sqrt(6.0 / (fan_in + fan_out));
-  uint64_t state = seed * 0x100000001B3ull + index * 0x9E3779B97F4A7C15ull + 1;
+  uint64_t state = 0xCBF29CE484222325ull ^ seed;  // FNV-1a of the name, from the seed
+  for (unsigned char c : name) state = (state ^ c) * 0x100000001B3ull;
   for (int64_t i = 0; i < t.size(); ++i) {
     const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;  // [0, 1)
     set(i, (2 * u - 1) * limit);
@@ -50,7 +51,7 @@ CompiledModel::CompiledModel(std::shared_ptr<const rt::ProgramSpec> spec, std::v
   for (size_t i = 0; i < p.params.size(); ++i) {
     const rt::BufferSpec& b = p.buffers[p.params[i]];
     Tensor t(rt::concrete_shape(b.shape, {}), b.dtype);
-    initialize_param(t, b.init, seed, i);
+    initialize_param(t, b.init, seed, b.name);
     params_.push_back(std::move(t));
     param_names_.push_back(b.name);
   }

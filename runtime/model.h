@@ -46,8 +46,9 @@ class CompiledModel {
 };
 
 // Keras-default initialization, deterministic for a given seed and parameter
-// index on every platform (a counter-based generator, not <random>'s
-// implementation-defined distributions).
-void initialize_param(Tensor& t, const std::string& init, uint64_t seed, uint64_t index);
+// name on every platform (a counter-based generator, not <random>'s
+// implementation-defined distributions): a layer gets the same initial
+// weights whatever else the graph holds.
+void initialize_param(Tensor& t, const std::string& init, uint64_t seed, const std::string& name);
 
 }  // namespace brine

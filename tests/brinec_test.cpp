@@ -60,6 +60,11 @@ TEST_F(Brinec, EmitsTextStages) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("kernel 0 [out-elementwise-fusable]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("kernel 2 [opaque]"), std::string::npos) << r.out;
+  r = brinec(model + " --emit=backward");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("return \"grad/dense/kernel\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("return \"grad/dense_1/bias\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("@\"backward/dense_1\""), std::string::npos) << r.out;
   r = brinec(model + " --emit=dot");
   EXPECT_NE(r.out.find("digraph \"tiny\""), std::string::npos) << r.out;
   r = brinec(model + " --emit=fused-dot");

@@ -260,3 +260,66 @@ TEST(Vjp, CompiledBackwardKernelsMatchReference) {
 
 }  // namespace
 }  // namespace brine
+
+namespace brine {
+namespace {
+
+TEST(Grad, DslGradientsAreExpressions) {
+  reset_layer_names();
+  auto x = Input({5}, "x", DType::F64);
+  auto w = Input({5}, "w", DType::F64);
+  auto loss = reduce_sum(tanh(x) * w);
+  auto d = grad(loss, {x, w});
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].shape(), x.shape());
+  Executable exe = compile(Model({x, w}, {d[0], d[1]}), {.dtype = DType::F64});
+  const Tensor xv = test::random_tensor({3, 5}, DType::F64, 1), wv = test::random_tensor({3, 5}, DType::F64, 2);
+  const auto out = exe.forward({xv, wv});
+  for (int64_t i = 0; i < xv.size(); ++i) {
+    const double t = std::tanh(xv.at_flat(i));
+    EXPECT_NEAR(out[0].at_flat(i), (1 - t * t) * wv.at_flat(i), 1e-12);  // d/dx = (1 - tanh^2) w
+    EXPECT_NEAR(out[1].at_flat(i), t, 1e-12);                            // d/dw = tanh x
+  }
+}
+
+TEST(Grad, SecondDerivative) {
+  // loss = sum(x^3): d/dx = 3x^2, d2/dx2 (of the sum of the first) = 6x.
+  auto x = Input({4}, "x", DType::F64);
+  auto d1 = grad(reduce_sum(x * x * x), {x})[0];
+  auto d2 = grad(reduce_sum(d1), {x})[0];
+  Executable exe = compile(Model({x}, {d1, d2}), {.dtype = DType::F64});
+  const Tensor xv = test::random_tensor({2, 4}, DType::F64, 4);
+  const auto out = exe.forward({xv});
+  for (int64_t i = 0; i < xv.size(); ++i) {
+    EXPECT_NEAR(out[0].at_flat(i), 3 * xv.at_flat(i) * xv.at_flat(i), 1e-12);
+    EXPECT_NEAR(out[1].at_flat(i), 6 * xv.at_flat(i), 1e-12);
+  }
+}
+
+TEST(Grad, LayerWeightsThroughTheDslMatchTheIrPass) {
+  reset_layer_names();
+  auto x = Input({6}, "x", DType::F64);
+  Dense dense(3, "sigmoid");
+  auto y = dense(x);
+  // Route 1: the IR pass on the model (loss = sum of outputs, all parameters).
+  Executable ir_route = compile(ir::differentiate_sum_of_outputs(Model({x}, {y}).graph()), {.dtype = DType::F64});
+  // Route 2: grad() on the layer's own weights, compiled as a model.
+  const auto d = grad(reduce_sum(y), {dense.kernel(), dense.bias()});
+  Executable dsl_route = compile(Model({x}, {d[0], d[1]}), {.dtype = DType::F64});
+  const Tensor xv = test::random_tensor({4, 6}, DType::F64, 8);
+  const auto a = ir_route.forward({xv});
+  const auto b = dsl_route.forward({xv});
+  EXPECT_TRUE(test::close(b[0], test::to_ref(a[1]), 1e-13, 1e-13));  // kernel
+  EXPECT_TRUE(test::close(b[1], test::to_ref(a[2]), 1e-13, 1e-13));  // bias
+}
+
+TEST(Grad, ErrorsNameTheCall) {
+  auto x = Input({4});
+  const int line = __LINE__ + 1;
+  EXPECT_BRINE_ERROR(grad(x * 2.0, {x}), fmt::format("grad at grad_test.cpp:{}", line), "must be a scalar",
+                     "(N, 4)");
+  EXPECT_BRINE_ERROR(grad(reduce_sum(x), {Expr()}), "wrt[0] is undefined");
+}
+
+}  // namespace
+}  // namespace brine

@@ -9,6 +9,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/fusion.h"
+#include "ir/autodiff.h"
 #include "ir/text.h"
 #include "runtime/files.h"
 #include "runtime/npy.h"
@@ -72,9 +73,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> input_args, param_args;
   app.add_option("model", model, "model in the IR text format (.ir)")->required();
   app.add_option("--emit", emit,
-                 "what to print or write: ir, fused, dot, fused-dot (stdout); stmt, stmt-html, asm, llvm "
-                 "(one file per kernel in --out); lib (static library sources in --out)")
-      ->check(CLI::IsMember({"ir", "fused", "dot", "fused-dot", "stmt", "stmt-html", "asm", "llvm", "lib"}));
+                 "what to print or write: ir, fused, backward, dot, fused-dot (stdout); stmt, stmt-html, asm, llvm "
+                 "(one file per kernel in --out); lib (static library sources in --out). backward: the gradient "
+                 "graph of loss = sum of all outputs with respect to every parameter")
+      ->check(CLI::IsMember({"ir", "fused", "backward", "dot", "fused-dot", "stmt", "stmt-html", "asm", "llvm", "lib"}));
   app.add_flag("--run", run, "run the model on .npy inputs and write .npy outputs to --out");
   app.add_option("-i,--input", input_args, "NAME=FILE.npy for each model input (with --run)");
   app.add_option("-p,--param", param_args, "NAME=FILE.npy for a parameter (with --run)");
@@ -98,7 +100,10 @@ int main(int argc, char** argv) {
     const std::string lib_name = name.empty() ? g.name : name;
     if (emit == "ir") std::cout << brine::ir::print(g);
     else if (emit == "fused") std::cout << brine::ir::print(g) << brine::codegen::print_fused(g, brine::codegen::fuse(g));
-    else if (emit == "dot") std::cout << brine::ir::to_dot(g);
+    else if (emit == "backward") {
+      const brine::ir::Graph back = brine::ir::differentiate_sum_of_outputs(g);
+      std::cout << brine::ir::print(back) << brine::codegen::print_fused(back, brine::codegen::fuse(back));
+    } else if (emit == "dot") std::cout << brine::ir::to_dot(g);
     else if (emit == "fused-dot") {
       const auto p = brine::codegen::fuse(g);
       std::cout << brine::ir::to_dot(g, &p.kernel_of);

@@ -1,0 +1,37 @@
+#include "dsl/collect.h"
+
+namespace brine {
+
+int add_expr_node(ir::Graph& g, ExprIds& ids, const ExprNode* e) {
+  ir::Node n;
+  n.op = e->op;
+  for (const auto& c : e->inputs) n.inputs.push_back(ids.at(c.get()));
+  n.attrs = e->attrs;
+  n.type = e->type;
+  n.layer = e->layer;
+  n.loc = e->loc;
+  const int id = g.add(std::move(n));
+  ids[e] = id;
+  return id;
+}
+
+void collect_dag(ir::Graph& g, ExprIds& ids, const ExprNode* root, const std::function<void(const ExprNode*)>& check) {
+  std::vector<std::pair<const ExprNode*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [e, next] = stack.back();
+    if (ids.count(e)) {
+      stack.pop_back();
+      continue;
+    }
+    if (next < e->inputs.size()) {
+      const ExprNode* child = e->inputs[next++].get();
+      if (!ids.count(child)) stack.push_back({child, 0});
+      continue;
+    }
+    check(e);
+    add_expr_node(g, ids, e);
+    stack.pop_back();
+  }
+}
+
+}  // namespace brine
