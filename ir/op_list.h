@@ -21,11 +21,14 @@
   X(Relu, "relu", Elementwise, 1, Unary)                       \
   X(Sqrt, "sqrt", Elementwise, 1, Unary)                       \
   X(Step, "step", Elementwise, 1, Unary)                       \
+  X(Abs, "abs", Elementwise, 1, Unary)                         \
   X(Add, "add", Broadcast, 2, Binary)                          \
   X(Sub, "sub", Broadcast, 2, Binary)                          \
   X(Mul, "mul", Broadcast, 2, Binary)                          \
   X(Div, "div", Broadcast, 2, Binary)                          \
   X(Equal, "equal", Broadcast, 2, Binary)                      \
+  X(Minimum, "minimum", Broadcast, 2, Binary)                  \
+  X(Maximum, "maximum", Broadcast, 2, Binary)                  \
   X(BroadcastLike, "broadcast_like", Broadcast, 2, Binary)     \
   X(MatMul, "matmul", OutElementwiseFusable, 2, MatMul)        \
   X(ReduceSum, "reduce_sum", Reduction, 1, Reduce)             \
@@ -35,7 +38,8 @@
   X(Reshape, "reshape", View, 1, Layout)                       \
   X(Transpose, "transpose", Injective, 1, Layout)              \
   X(Concat, "concat", Injective, -1, Layout)                   \
-  X(Slice, "slice", Injective, 1, Layout)
+  X(Slice, "slice", Injective, 1, Layout)                      \
+  X(OneHot, "one_hot", Injective, 1, Layout)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.
 #define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout)

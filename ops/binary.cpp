@@ -17,6 +17,8 @@ double ref_apply(ir::Op op, double a, double b) {
     case ir::Op::Mul: return a * b;
     case ir::Op::Div: return a / b;
     case ir::Op::Equal: return a == b ? 1.0 : 0.0;
+    case ir::Op::Minimum: return std::min(a, b);
+    case ir::Op::Maximum: return std::max(a, b);
     case ir::Op::BroadcastLike: return a;  // b only gives the shape
     default: break;
   }
@@ -30,6 +32,8 @@ Halide::Expr halide_apply(ir::Op op, Halide::Expr a, Halide::Expr b) {
     case ir::Op::Mul: return a * b;
     case ir::Op::Div: return a / b;
     case ir::Op::Equal: return Halide::select(a == b, Halide::cast(a.type(), 1), Halide::cast(a.type(), 0));
+    case ir::Op::Minimum: return Halide::min(a, b);
+    case ir::Op::Maximum: return Halide::max(a, b);
     case ir::Op::BroadcastLike: return a;
     default: break;
   }
@@ -133,6 +137,13 @@ std::vector<int> Binary::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
     case ir::Op::Div:                                                                  // d(a/b) = da/b - (a/b)/b db
       return {b.unbroadcast(b.div(g, y), xs), b.unbroadcast(b.neg(b.div(b.mul(g, n.id), y)), ys)};
     case ir::Op::Equal: return {-1, -1};                                               // 0 almost everywhere
+    case ir::Op::Minimum:  // the smaller operand takes g; on a tie, the first (as TensorFlow)
+    case ir::Op::Maximum: {  // the larger operand takes g; on a tie, the first
+      const int other_wins = n.op == ir::Op::Maximum ? b.op(ir::Op::Step, {b.sub(y, x)})   // [y > x]
+                                                     : b.op(ir::Op::Step, {b.sub(x, y)});  // [x > y]
+      const int first_wins = b.sub(b.constant_like(1, other_wins), other_wins);
+      return {b.unbroadcast(b.mul(g, first_wins), xs), b.unbroadcast(b.mul(g, other_wins), ys)};
+    }
     case ir::Op::BroadcastLike: return {b.unbroadcast(g, xs), -1};                     // the shape donor has none
     default: break;
   }

@@ -10,6 +10,7 @@
 #include <Halide.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "codegen/lower_ctx.h"
@@ -130,6 +131,14 @@ ir::TensorType Layout::infer(const ir::Node& n, std::span<const ir::TensorType> 
       out.shape[s.axis] = s.length;
       return out;
     }
+    case ir::Op::OneHot: {
+      // Class ids (stored as floats, as labels arrive) -> a new last axis of depth.
+      if (n.attrs.axes.size() != 1 || n.attrs.axes[0] < 1)
+        throw ShapeError("one_hot takes axes = {depth} with depth >= 1");
+      ir::TensorType out = in[0];
+      out.shape.push_back(n.attrs.axes[0]);
+      return out;
+    }
     default: break;
   }
   internal_error("not a layout op");
@@ -173,6 +182,16 @@ RefTensor Layout::reference(const ir::Node& n, std::span<const RefTensor* const>
           const int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
           out.data.insert(out.data.end(), t->data.begin() + o * chunk, t->data.begin() + (o + 1) * chunk);
         }
+      return out;
+    }
+    case ir::Op::OneHot: {
+      const int64_t depth = n.attrs.axes[0];
+      RefTensor out{x.shape, std::vector<double>(x.size() * depth, 0.0)};
+      out.shape.push_back(depth);
+      for (int64_t i = 0; i < x.size(); ++i) {
+        const double c = x.data[i];
+        if (c >= 0 && c < static_cast<double>(depth) && c == std::floor(c)) out.data[i * depth + static_cast<int64_t>(c)] = 1;
+      }
       return out;
     }
     case ir::Op::Slice: {
@@ -237,6 +256,13 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       codegen::at(out, v) = value;
       return out;
     }
+    case ir::Op::OneHot: {
+      // A class id that is not an integer in [0, depth) gives a zero row.
+      std::vector<Expr> idx(v.begin(), v.end() - 1);
+      const Expr c = codegen::at(ctx.in(n, 0), idx);
+      codegen::at(out, v) = select(c == cast(ctx.type, v[rank - 1]), cast(ctx.type, 1), cast(ctx.type, 0));
+      return out;
+    }
     case ir::Op::Slice: {
       const int axis = normalize_axis(n.attrs.axes[0], rank, "slice axis");
       std::vector<Expr> idx(v.begin(), v.end());
@@ -269,6 +295,9 @@ std::vector<OpSample> Layout::samples(ir::Op op) {
       b.axes = {0};
       return {{"last axis", {{"N", 3}, {"N", 14}, {"N", 1}}, a}, {"first axis", {{4, "N"}, {1, "N"}}, b}};
     }
+    case ir::Op::OneHot:
+      a.axes = {10};
+      return {{"ten classes", {{"N"}}, a, false, 11}, {"two per row", {{"N", 2}}, a, false, 10}};
     case ir::Op::Slice: {
       ir::Attrs b;
       a.axes = {-1, 3, 11};
@@ -306,6 +335,7 @@ std::vector<int> Layout::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
       }
       return d;
     }
+    case ir::Op::OneHot: return {-1};  // labels are not differentiable
     case ir::Op::Slice: {
       const SliceAttrs s = check_slice(n, b.shape(x));
       const int64_t total = b.shape(x)[s.axis].size;

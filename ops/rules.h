@@ -30,7 +30,8 @@ struct OpSample {
   std::string label;
   std::vector<ir::Shape> inputs;
   ir::Attrs attrs;
-  bool positive = false;  // draw inputs from [0.5, 2) (log, sqrt)
+  bool positive = false;     // draw inputs from [0.5, 2) (log, sqrt)
+  int64_t integer_below = 0; // draw integers in [0, integer_below) (class ids); not differentiable
 };
 
 ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);

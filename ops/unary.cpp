@@ -23,6 +23,7 @@ double ref_apply(ir::Op op, double v) {
     case ir::Op::Relu: return v > 0 ? v : 0.0;  // kink convention: relu(0) = 0, relu'(0) = 0
     case ir::Op::Sqrt: return std::sqrt(v);
     case ir::Op::Step: return v > 0 ? 1.0 : 0.0;  // step(0) = 0: relu'(0) = 0
+    case ir::Op::Abs: return std::abs(v);
     default: break;
   }
   internal_error("not a unary op");
@@ -42,6 +43,7 @@ Halide::Expr halide_apply(ir::Op op, Halide::Expr v) {
     case ir::Op::Relu: return max(v, cast(v.type(), 0));
     case ir::Op::Sqrt: return sqrt(v);
     case ir::Op::Step: return select(v > 0, cast(v.type(), 1), cast(v.type(), 0));
+    case ir::Op::Abs: return abs(v);
     default: break;
   }
   internal_error("not a unary op");
@@ -88,6 +90,8 @@ std::vector<int> Unary::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
     case ir::Op::Sqrt:                                                     // d/dx sqrt x = 1 / (2 y)
       return {b.div(b.mul(g, b.constant_like(0.5, y)), y)};
     case ir::Op::Step: return {-1};                                        // 0 almost everywhere
+    case ir::Op::Abs:                                                      // d/dx |x| = sign x, 0 at 0
+      return {b.mul(g, b.sub(b.op(ir::Op::Step, {x}), b.op(ir::Op::Step, {b.neg(x)})))};
     default: break;
   }
   internal_error("not a unary op");

@@ -122,8 +122,7 @@ TEST_P(Sweep, MatchesReference) {
       for (int id : g.inputs()) {
         std::vector<int64_t> shape;
         for (const ir::Dim& d : g.node(id).type.shape) shape.push_back(d.is_static() ? d.size : size);
-        inputs.push_back(c.sample.positive ? test::random_tensor(shape, cfg.dtype, seed++, 0.5, 2.0)
-                                           : test::random_tensor(shape, cfg.dtype, seed++));
+        inputs.push_back(test::sample_tensor(c.sample, shape, cfg.dtype, seed++));
         ref_in.push_back(test::to_ref(inputs.back()));
       }
       for (const Tensor& p : exe.params()) ref_params.push_back(test::to_ref(p));

@@ -30,6 +30,21 @@ inline Tensor random_tensor(const std::vector<int64_t>& shape, DType dtype, uint
   return t;
 }
 
+// Inputs for an op sweep sample: uniform in [-2, 2), [0.5, 2) for positive
+// samples, or integers in [0, integer_below) for class ids (one of them out
+// of range when integer_below exceeds the depth).
+inline Tensor sample_tensor(const ops::OpSample& s, const std::vector<int64_t>& shape, DType dtype, uint64_t seed) {
+  if (s.integer_below > 0) {
+    Tensor t = random_tensor(shape, dtype, seed, 0, static_cast<double>(s.integer_below));
+    for (int64_t i = 0; i < t.size(); ++i) {
+      if (dtype == DType::F32) t.data<float>()[i] = std::floor(t.data<float>()[i]);
+      else t.data<double>()[i] = std::floor(t.data<double>()[i]);
+    }
+    return t;
+  }
+  return s.positive ? random_tensor(shape, dtype, seed, 0.5, 2.0) : random_tensor(shape, dtype, seed);
+}
+
 inline ops::RefTensor to_ref(const Tensor& t) {
   ops::RefTensor r{t.shape(), std::vector<double>(t.size())};
   for (int64_t i = 0; i < t.size(); ++i) r.data[i] = t.at_flat(i);
