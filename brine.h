@@ -15,6 +15,8 @@
 #include "dsl/model.h"
 #include "runtime/model.h"
 #include "runtime/tensor.h"
+#include "train/losses.h"
+#include "train/trainer.h"
 
 // A model file compiled with brine_add_model() defines this; the generator
 // calls it at build time and compiles what it returns.

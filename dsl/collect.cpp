@@ -34,4 +34,37 @@ void collect_dag(ir::Graph& g, ExprIds& ids, const ExprNode* root, const std::fu
   }
 }
 
+std::vector<Expr> exprs_from_graph(const ir::Graph& g) {
+  std::vector<Expr> out;
+  out.reserve(g.nodes.size());
+  for (const ir::Node& n : g.nodes) {
+    auto e = std::make_shared<ExprNode>();
+    e->op = n.op;
+    for (int i : n.inputs) e->inputs.push_back(out.at(i).node());
+    e->attrs = n.attrs;
+    e->type = n.type;
+    e->layer = n.layer;
+    e->loc = n.loc;
+    out.emplace_back(std::move(e));
+  }
+  return out;
+}
+
+Expr scalar_input(const std::string& name, DType dtype) {
+  auto e = std::make_shared<ExprNode>();
+  e->op = ir::Op::Input;
+  e->attrs.name = name;
+  e->type = {dtype, {}};
+  return Expr(std::move(e));
+}
+
+Expr make_param(const std::string& name, const Shape& shape, DType dtype, const std::string& init) {
+  auto e = std::make_shared<ExprNode>();
+  e->op = ir::Op::Param;
+  e->attrs.name = name;
+  e->attrs.init = init;
+  e->type = {dtype, shape};
+  return Expr(std::move(e));
+}
+
 }  // namespace brine

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev                     # benchmark baselines
   graphviz                                        # renders `brinec --emit=dot`
+  python3-sklearn                                 # ships the 8x8 digits data set (examples/mlp_digits)
 )
 
 missing=()
