@@ -122,8 +122,20 @@ KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::s
       }
       break;
     case Policy::Tuned: {
-      ScheduleCtx s{ctx, g.node(k.anchor), tail, out, axis_vars(tail.type.rank()), target.natural_vector_size(ctx.type)};
-      ops::schedule_tuned(s);
+      const ir::Node& anchor = g.node(k.anchor);
+      ScheduleCtx s{ctx, anchor, tail, out, axis_vars(tail.type.rank()), target.natural_vector_size(ctx.type)};
+      if (anchor.type.rank() == tail.type.rank()) {
+        ops::schedule_tuned(s);
+      } else {
+        // A broadcast consumer changed the rank (a global-norm scale applied
+        // to a gradient): the family's schedule assumes its own output's loop
+        // nest, so compute its stages at root and schedule the output alone.
+        for (int id : k.nodes)
+          if (auto it = ctx.stages.find(id); it != ctx.stages.end())
+            for (Func f : it->second) f.compute_root();
+        ctx.funcs[k.anchor].compute_root();
+        schedule_pointwise(s);
+      }
       break;
     }
     case Policy::Mullapudi2016:
