@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <dnnl.hpp>
+#include <optional>
 #include <stdexcept>
 
 namespace bench {
@@ -136,6 +137,145 @@ class OpenBlasChain : public DenseChain {
   size_t bytes_ = 0;
 };
 
+// oneDNN's training path: forward_training primitives that keep what the
+// backward needs, then backward data / weights primitives in reverse. Layouts
+// are oneDNN's choice (format_tag::any); reorders it asks for are timed.
+class OneDnnTraining : public DenseChainTraining {
+ public:
+  explicit OneDnnTraining(const std::vector<DenseLayer>& layers)
+      : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), layers_(layers) {
+    using namespace dnnl;
+    const DenseLayer& first = layers.front();
+    input_ = memory({{first.M, first.K}, dt::f32, tag::nc}, eng_, DNNL_MEMORY_NONE);
+    memory cur = input_;
+    struct Saved {
+      inner_product_forward::primitive_desc fwd;
+      memory src, w, b, z, out;  // z: pre-activation, out: post-activation
+      std::optional<eltwise_forward::primitive_desc> relu;
+      std::optional<softmax_forward::primitive_desc> softmax;
+    };
+    std::vector<Saved> saved;
+    for (const DenseLayer& l : layers) {
+      // Activations in plain rows (Flatten reinterprets them between layers;
+      // oneDNN picks blocked ones for narrow layers otherwise); weights in
+      // oneDNN's choice of layout.
+      memory::desc src_any({l.M, l.K}, dt::f32, tag::nc), w_any({l.N, l.K}, dt::f32, tag::any),
+          b_md({l.N}, dt::f32, tag::x), z_any({l.M, l.N}, dt::f32, tag::nc);
+      inner_product_forward::primitive_desc pd(
+          inner_product_forward::desc(prop_kind::forward_training, src_any, w_any, b_md, z_any), eng_);
+      memory src = &l == &layers.front() ? input_ : memory(memory::desc({l.M, l.K}, dt::f32, tag::nc), eng_, cur.get_data_handle());
+      if (pd.src_desc() != src.get_desc()) throw std::runtime_error("oneDNN asked for a blocked activation layout");
+      memory w_user({{l.N, l.K}, dt::f32, tag::io}, eng_, const_cast<float*>(l.W));
+      memory w(pd.weights_desc(), eng_), b(b_md, eng_), z(pd.dst_desc(), eng_);
+      reorder(w_user, w).execute(stream_, w_user, w);
+      std::memcpy(b.get_data_handle(), l.b, l.N * sizeof(float));
+      fwd_.push_back({inner_product_forward(pd), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, z}}});
+      bytes_ += w.get_desc().get_size() + b.get_desc().get_size() + z.get_desc().get_size();
+      Saved sv{pd, src, w, b, z, z, {}, {}};
+      if (l.activation == "relu") {
+        eltwise_forward::primitive_desc epd(
+            eltwise_forward::desc(prop_kind::forward_training, algorithm::eltwise_relu, z.get_desc(), 0.f), eng_);
+        memory a(epd.dst_desc(), eng_);
+        fwd_.push_back({eltwise_forward(epd), {{DNNL_ARG_SRC, z}, {DNNL_ARG_DST, a}}});
+        sv.relu = epd;
+        sv.out = a;
+        bytes_ += a.get_desc().get_size();
+      } else if (l.activation == "softmax") {
+        softmax_forward::primitive_desc spd(softmax_forward::desc(prop_kind::forward_training, z.get_desc(), 1), eng_);
+        memory a(spd.dst_desc(), eng_);
+        fwd_.push_back({softmax_forward(spd), {{DNNL_ARG_SRC, z}, {DNNL_ARG_DST, a}}});
+        sv.softmax = spd;
+        sv.out = a;
+        bytes_ += a.get_desc().get_size();
+      }
+      cur = sv.out;
+      saved.push_back(sv);
+    }
+    out_ = cur;
+    // loss = sum(output): d loss / d output = 1.
+    const DenseLayer& last = layers.back();
+    memory diff(memory::desc({last.M, last.N}, dt::f32, tag::nc), eng_);
+    std::fill_n(static_cast<float*>(diff.get_data_handle()), last.M * last.N, 1.f);
+    bytes_ += diff.get_desc().get_size();
+    for (int li = static_cast<int>(layers.size()) - 1; li >= 0; --li) {
+      const DenseLayer& l = layers[li];
+      Saved& sv = saved[li];
+      memory dz = diff;
+      if (sv.relu) {
+        eltwise_backward::primitive_desc bpd(
+            eltwise_backward::desc(algorithm::eltwise_relu, diff.get_desc(), sv.z.get_desc(), 0.f), eng_, *sv.relu);
+        dz = memory(bpd.diff_src_desc(), eng_);
+        bwd_.push_back({eltwise_backward(bpd), {{DNNL_ARG_SRC, sv.z}, {DNNL_ARG_DIFF_DST, diff}, {DNNL_ARG_DIFF_SRC, dz}}});
+        bytes_ += dz.get_desc().get_size();
+      } else if (sv.softmax) {
+        softmax_backward::primitive_desc bpd(softmax_backward::desc(diff.get_desc(), sv.out.get_desc(), 1), eng_,
+                                             *sv.softmax);
+        dz = memory(bpd.diff_src_desc(), eng_);
+        bwd_.push_back({softmax_backward(bpd), {{DNNL_ARG_DST, sv.out}, {DNNL_ARG_DIFF_DST, diff}, {DNNL_ARG_DIFF_SRC, dz}}});
+        bytes_ += dz.get_desc().get_size();
+      }
+      memory::desc src_any({l.M, l.K}, dt::f32, tag::nc), w_any({l.N, l.K}, dt::f32, tag::any),
+          b_md({l.N}, dt::f32, tag::x), z_any({l.M, l.N}, dt::f32, tag::nc);
+      inner_product_backward_weights::primitive_desc wpd(
+          inner_product_backward_weights::desc(src_any, w_any, b_md, z_any), eng_, sv.fwd);
+      memory dw(wpd.diff_weights_desc(), eng_), db(b_md, eng_);
+      if (wpd.diff_dst_desc() != dz.get_desc() || sv.out.get_desc() != z_any)
+        throw std::runtime_error("oneDNN chose a blocked activation layout in the training chain");
+      if (wpd.src_desc() != sv.src.get_desc()) throw std::runtime_error("oneDNN wants another src layout for backward");
+      bwd_.push_back({inner_product_backward_weights(wpd),
+                      {{DNNL_ARG_SRC, sv.src}, {DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_DIFF_BIAS, db}}});
+      bytes_ += dw.get_desc().get_size() + db.get_desc().get_size();
+      dw_.insert(dw_.begin(), dw);
+      if (li > 0) {  // the first layer's input needs no gradient
+        inner_product_backward_data::primitive_desc dpd(inner_product_backward_data::desc(src_any, w_any, z_any), eng_,
+                                                        sv.fwd);
+        memory dsrc(dpd.diff_src_desc(), eng_);
+        memory wb = sv.w;
+        if (dpd.weights_desc() != sv.w.get_desc()) {  // the backward wants another weights layout
+          wb = memory(dpd.weights_desc(), eng_);
+          bwd_.push_back({reorder(sv.w, wb), {{DNNL_ARG_FROM, sv.w}, {DNNL_ARG_TO, wb}}});
+          bytes_ += wb.get_desc().get_size();
+        }
+        bwd_.push_back({inner_product_backward_data(dpd), {{DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}}});
+        bytes_ += dsrc.get_desc().get_size();
+        // As the previous layer's (M', N') output gradient (Flatten).
+        diff = memory(memory::desc({layers[li - 1].M, layers[li - 1].N}, dt::f32, tag::nc), eng_, dsrc.get_data_handle());
+      }
+    }
+    stream_.wait();
+  }
+  void run(const float* x) override {
+    input_.set_data_handle(const_cast<float*>(x));
+    for (auto& s : fwd_) s.p.execute(stream_, s.args);
+    for (auto& s : bwd_) s.p.execute(stream_, s.args);
+    stream_.wait();
+  }
+  std::vector<float> kernel_grad(size_t l) override {
+    const DenseLayer& d = layers_[l];
+    dnnl::memory user({{d.N, d.K}, dt::f32, tag::io}, eng_);
+    dnnl::reorder(dw_[l], user).execute(stream_, dw_[l], user);
+    stream_.wait();
+    const float* p = static_cast<const float*>(user.get_data_handle());
+    return {p, p + d.K * d.N};
+  }
+  size_t bytes() const override { return bytes_; }
+  const float* forward_output() const { return static_cast<const float*>(out_.get_data_handle()); }
+
+ private:
+  struct Step {
+    dnnl::primitive p;
+    std::unordered_map<int, dnnl::memory> args;
+  };
+  dnnl::engine eng_;
+  dnnl::stream stream_;
+  dnnl::memory out_;
+  std::vector<DenseLayer> layers_;
+  dnnl::memory input_;
+  std::vector<Step> fwd_, bwd_;
+  std::vector<dnnl::memory> dw_;
+  size_t bytes_ = 0;
+};
+
 }  // namespace
 
 std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& layers) {
@@ -143,6 +283,9 @@ std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& lay
 }
 std::unique_ptr<DenseChain> make_openblas_chain(const std::vector<DenseLayer>& layers) {
   return std::make_unique<OpenBlasChain>(layers);
+}
+std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers) {
+  return std::make_unique<OneDnnTraining>(layers);
 }
 
 }  // namespace bench

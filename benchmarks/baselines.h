@@ -32,3 +32,20 @@ std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& lay
 std::unique_ptr<DenseChain> make_openblas_chain(const std::vector<DenseLayer>& layers);
 
 }  // namespace bench
+
+namespace bench {
+
+// Forward and backward of the same chain for loss = sum(output): the
+// gradients of every weight and bias (and of the activations in between).
+class DenseChainTraining {
+ public:
+  virtual ~DenseChainTraining() = default;
+  virtual void run(const float* x) = 0;
+  // d loss / d kernel of layer l, in Keras's (K, N) row-major layout.
+  virtual std::vector<float> kernel_grad(size_t l) = 0;
+  virtual size_t bytes() const = 0;
+};
+
+std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers);
+
+}  // namespace bench

@@ -1,6 +1,8 @@
-// mlp_b256 and seed_dense_b4, forward, float32, 2 threads: brine (AOT under
-// each schedule, and the JIT) beside oneDNN and OpenBLAS in the same process,
-// on the same weights. Engines are timed in interleaved rounds and their
+// mlp_b256 and seed_dense_b4, float32, 2 threads. Forward: brine (AOT under
+// each schedule, and the JIT) beside oneDNN and OpenBLAS. Forward+backward
+// (gradients of every parameter for loss = sum(output)): brine's generated
+// backward graph (JIT) beside oneDNN's training primitives. Same process,
+// same weights. Engines are timed in interleaved rounds and their
 // outputs cross-checked before any number is shown.
 //
 //   dense_bench [--quick] [--json FILE]
@@ -19,6 +21,7 @@
 #include "bench_seed_dense_tuned.h"
 #include "brine.h"
 #include "harness.h"
+#include "ir/autodiff.h"
 
 brine::Model mlp_model();
 brine::Model seed_dense_model();
@@ -38,10 +41,11 @@ struct Prepared {
 };
 
 template <typename Setup>
-Prepared prepare(const std::string& workload, const std::string& engine, double gflop, Setup&& setup) {
+Prepared prepare(const std::string& workload, const std::string& engine, double gflop, Setup&& setup,
+                 const char* direction = "forward") {
   bench::reset_peak_rss();
   Prepared p;
-  p.row = {workload, "forward", engine, {}, gflop, 0, 0};
+  p.row = {workload, direction, engine, {}, gflop, 0, 0};
   setup(p);
   p.run();  // the first call plans buffers and touches memory
   p.row.peak_rss = bench::peak_rss_bytes();
@@ -95,6 +99,64 @@ Prepared baseline(const std::string& w, const std::string& engine, double gflop,
   });
 }
 
+// Forward+backward: brine's backward graph for loss = sum(outputs), JIT
+// compiled; the output compared is every layer's kernel gradient in a row.
+Prepared brine_backward(const std::string& w, const std::string& schedule, double gflop, const brine::Model& m,
+                        const brine::Tensor& x, size_t layers) {
+  return prepare(w, "brine JIT " + schedule, gflop, [&](Prepared& p) {
+    struct State {
+      brine::Executable exe;
+      std::vector<brine::Tensor> in, out;
+    };
+    brine::CompileOptions o;
+    o.schedule = schedule;
+    const brine::ir::Graph back = brine::ir::differentiate_sum_of_outputs(m.graph());
+    auto st = std::make_shared<State>(State{brine::compile(back, o), {x}, std::vector<brine::Tensor>(back.outputs.size())});
+    p.run = [st] { st->exe.forward(st->in, st->out); };
+    p.output = [st, layers] {
+      std::vector<float> all;
+      for (size_t l = 0; l < layers; ++l) {
+        const auto v = floats(st->out[1 + 2 * l]);  // outputs: loss, then kernel, bias per layer
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      return all;
+    };
+    p.bytes = [st] {
+      size_t n = st->exe.param_bytes() + st->exe.arena_bytes() + st->in[0].bytes();
+      for (const auto& t : st->out) n += t.bytes();
+      return n;
+    };
+    p.state = st;
+  }, "forward+backward");
+}
+
+Prepared onednn_backward(const std::string& w, double gflop, const std::vector<bench::DenseLayer>& layers,
+                         const brine::Tensor& x) {
+  return prepare(w, "oneDNN", gflop, [&](Prepared& p) {
+    std::shared_ptr<bench::DenseChainTraining> t = bench::make_onednn_training(layers);
+    const size_t n = layers.size();
+    p.run = [t, x] { t->run(x.data<float>()); };
+    p.output = [t, n] {
+      std::vector<float> all;
+      for (size_t l = 0; l < n; ++l) {
+        const auto v = t->kernel_grad(l);
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      return all;
+    };
+    p.bytes = [t, x] { return t->bytes() + x.bytes(); };
+    p.state = t;
+  }, "forward+backward");
+}
+
+// Forward and backward FLOPs of a Dense chain: the backward computes every
+// kernel gradient and every activation gradient but the first layer's input.
+double training_gflop(const std::vector<bench::DenseLayer>& layers) {
+  double f = 0;
+  for (size_t l = 0; l < layers.size(); ++l) f += 2.0 * layers[l].M * layers[l].K * layers[l].N * (l == 0 ? 2 : 3);
+  return f / 1e9;
+}
+
 // Times the engines interleaved, checks that every output agrees with the
 // first engine's (a fast wrong answer is no result), adds the rows.
 void run_workload(bench::Report& report, std::vector<Prepared>& engines) {
@@ -104,8 +166,13 @@ void run_workload(bench::Report& report, std::vector<Prepared>& engines) {
   const std::vector<float> ref = engines.front().output();
   for (size_t i = 0; i < engines.size(); ++i) {
     const std::vector<float> o = engines[i].output();
+    // NaN compares false, so std::max alone would skip it: any non-finite
+    // value (in either output) fails the check.
     double d = o.size() == ref.size() ? 0 : INFINITY;
-    for (size_t j = 0; j < ref.size() && j < o.size(); ++j) d = std::max(d, std::abs(static_cast<double>(o[j]) - ref[j]));
+    for (size_t j = 0; j < ref.size() && j < o.size(); ++j) {
+      const double diff = std::abs(static_cast<double>(o[j]) - ref[j]);
+      d = std::isfinite(diff) ? std::max(d, diff) : INFINITY;
+    }
     if (!(d < 1e-4)) {
       fmt::print(stderr, "{}: {} differs from {} by {}\n", engines[i].row.workload, engines[i].row.engine,
                  engines.front().row.engine, d);
@@ -168,6 +235,10 @@ int main(int argc, char** argv) {
         {256, 784, 512, "relu", P("dense/kernel"), P("dense/bias")},
         {256, 512, 512, "relu", P("dense_1/kernel"), P("dense_1/bias")},
         {256, 512, 10, "softmax", P("dense_2/kernel"), P("dense_2/bias")}};
+    std::vector<Prepared> train;
+    train.push_back(onednn_backward(w, training_gflop(layers), layers, x));
+    for (const char* s : {"tuned", "naive"}) train.push_back(brine_backward(w, s, training_gflop(layers), mlp_model(), x, 3));
+    workloads.emplace_back(w, std::move(train));
     auto e = standard_engines<bench_mlp_tuned::Model, bench_mlp_naive::Model>(w, gflop, layers, x, mlp_model());
     e.push_back(brine_aot<bench_mlp_mullapudi2016::Model>(w, "brine AOT mullapudi2016", gflop, x));
     e.push_back(brine_aot<bench_mlp_adams2019::Model>(w, "brine AOT adams2019", gflop, x));
@@ -183,6 +254,11 @@ int main(int argc, char** argv) {
                                                    {4, 8192, 2, "linear", P("dense_1/kernel"), P("dense_1/bias")}};
     workloads.emplace_back(w, standard_engines<bench_seed_dense_tuned::Model, bench_seed_dense_naive::Model>(
                                   w, gflop, layers, x, seed_dense_model()));
+    std::vector<Prepared> train;
+    train.push_back(onednn_backward(w, training_gflop(layers), layers, x));
+    for (const char* s : {"tuned", "naive"})
+      train.push_back(brine_backward(w, s, training_gflop(layers), seed_dense_model(), x, 2));
+    workloads.emplace_back(w, std::move(train));
   }
 
   bench::Report timing_only(1);
@@ -191,8 +267,10 @@ int main(int argc, char** argv) {
   fmt::print("machine: 2 threads, measured FP32 peak {:.0f} GFLOP/s (AVX-512 FMA loop, best of before/after)\n", peak);
   bench::Report report(peak);
   for (const bench::Row& r : timing_only.rows()) report.add(r);
-  report.print("mlp_b256", "oneDNN", false);
-  report.print("seed_dense_b4", "oneDNN", true);
+  report.print("mlp_b256", "forward", "oneDNN", false);
+  report.print("mlp_b256", "forward+backward", "oneDNN", false);
+  report.print("seed_dense_b4", "forward", "oneDNN", true);
+  report.print("seed_dense_b4", "forward+backward", "oneDNN", true);
   fmt::print("\noutputs of every engine agree with oneDNN (max |Δ| < 1e-4)\n");
   report.write_json(json, "oneDNN");
   fmt::print("wrote {}\n", json);

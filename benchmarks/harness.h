@@ -101,16 +101,15 @@ class Report {
   explicit Report(double peak_gflops) : peak_(peak_gflops) {}
   void add(Row r) { rows_.push_back(std::move(r)); }
   const std::vector<Row>& rows() const { return rows_; }
-  // Prints rows of one workload with ratios to `baseline` (an engine name).
-  void print(const std::string& workload, const std::string& baseline, bool micro) const {
+  // Prints rows of one workload and direction with ratios to `baseline`.
+  void print(const std::string& workload, const std::string& direction, const std::string& baseline, bool micro) const {
     const Row* base = nullptr;
-    for (const Row& r : rows_)
-      if (r.workload == workload && r.engine == baseline) base = &r;
-    fmt::print("\n{} ({}) — {:.4f} GFLOP per call\n", workload, rows_for(workload).front()->direction,
-               rows_for(workload).front()->gflop);
+    for (const Row* r : rows_for(workload, direction))
+      if (r->engine == baseline) base = r;
+    fmt::print("\n{} ({}) — {:.4f} GFLOP per call\n", workload, direction, rows_for(workload, direction).front()->gflop);
     fmt::print("  {:<28} {:>11} {:>9} {:>8} {:>9} {:>12} {:>10}\n", "engine", micro ? "median µs" : "median ms",
                "GFLOP/s", "% peak", "× oneDNN", "engine MiB", "RSS MiB");
-    for (const Row* r : rows_for(workload)) {
+    for (const Row* r : rows_for(workload, direction)) {
       const double gfs = r->gflop / (r->t.median_ms * 1e-3);
       fmt::print("  {:<28} {:>11.3f} {:>9.1f} {:>7.1f}% {:>9.2f} {:>12.2f} {:>10.1f}\n", r->engine,
                  micro ? r->t.median_ms * 1e3 : r->t.median_ms, gfs, 100 * gfs / peak_,
@@ -123,7 +122,7 @@ class Report {
     for (const Row& r : rows_) {
       const Row* base = nullptr;
       for (const Row& b : rows_)
-        if (b.workload == r.workload && b.engine == baseline) base = &b;
+        if (b.workload == r.workload && b.direction == r.direction && b.engine == baseline) base = &b;
       j["results"].push_back({{"workload", r.workload},
                               {"direction", r.direction},
                               {"engine", r.engine},
@@ -141,10 +140,10 @@ class Report {
   }
 
  private:
-  std::vector<const Row*> rows_for(const std::string& w) const {
+  std::vector<const Row*> rows_for(const std::string& w, const std::string& d) const {
     std::vector<const Row*> out;
     for (const Row& r : rows_)
-      if (r.workload == w) out.push_back(&r);
+      if (r.workload == w && r.direction == d) out.push_back(&r);
     return out;
   }
   double peak_;

@@ -17,7 +17,11 @@ brine::Model mlp_model() {
 brine::Model seed_dense_model() {
   using namespace brine;
   reset_layer_names();
+  // One statement per layer: in a nested call C++ constructs the outer layer
+  // first, which would swap the automatic names dense / dense_1.
   auto inp = Input({32, 32, 3});
-  auto out = Dense(2)(Flatten()(Dense(8, "relu")(inp)));
+  auto hidden = Dense(8, "relu")(inp);
+  auto flat = Flatten()(hidden);
+  auto out = Dense(2)(flat);
   return Model({inp}, {out}, "seed_dense");
 }
