@@ -67,8 +67,31 @@ Graph differentiate(const Graph& g, int loss, const std::vector<int>& wrt) {
     if (a < 0) a = zeros.broadcast_like(zeros.constant(0.0, wn.type.dtype), w);
     out.outputs.push_back({name, a});
   }
+  eliminate_dead_code(out);
   verify(out);
   return out;
+}
+
+void eliminate_dead_code(Graph& g) {
+  std::vector<bool> live(g.nodes.size(), false);
+  for (const Output& o : g.outputs) live[o.node] = true;
+  for (int id = static_cast<int>(g.nodes.size()) - 1; id >= 0; --id) {
+    const Node& n = g.nodes[id];
+    if (n.op == Op::Input || n.op == Op::Param) live[id] = true;
+    if (live[id])
+      for (int i : n.inputs) live[i] = true;
+  }
+  std::vector<int> new_id(g.nodes.size(), -1);
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    if (!live[n.id]) continue;
+    new_id[n.id] = static_cast<int>(kept.size());
+    for (int& i : n.inputs) i = new_id[i];
+    n.id = new_id[n.id];
+    kept.push_back(std::move(n));
+  }
+  g.nodes = std::move(kept);
+  for (Output& o : g.outputs) o.node = new_id[o.node];
 }
 
 Graph differentiate_sum_of_outputs(const Graph& g) {

@@ -15,6 +15,11 @@ namespace brine::ir {
 // (or "%id"). A wrt that the loss does not depend on gets zeros.
 Graph differentiate(const Graph& g, int loss, const std::vector<int>& wrt);
 
+// Removes the nodes no output depends on (a VJP builds the adjoints of all
+// its inputs; those nobody asked for are dead). Inputs and parameters stay:
+// they are the graph's interface.
+void eliminate_dead_code(Graph& g);
+
 // The conventional training objective of a model without a loss:
 // loss = sum of all elements of all outputs, gradients for every parameter.
 Graph differentiate_sum_of_outputs(const Graph& g);

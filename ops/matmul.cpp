@@ -242,6 +242,20 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   }
   acc.update().reorder(n, m, k).vectorize(n, lanes).unroll(n).unroll(m);
   if (unroll_k) acc.update().unroll(k);
+  if (s.anchor.attrs.transpose_b) {
+    // A transposed right operand (dX = g Wᵀ in a backward pass, q kᵀ in
+    // attention) is read across its rows: vector loads along the output
+    // width would be gathers with a stride of K. The accumulator reads a
+    // copy stored the other way round instead, made once per call
+    // (mlp_b256 backward, 512 x 512: see docs/scheduling.md).
+    Func b = s.lower.in(s.anchor, 1);
+    Func bt = b.in(acc);
+    const std::vector<Var> args = bt.args();
+    std::vector<Var> storage = args;
+    std::swap(storage[0], storage[1]);
+    bt.compute_root().reorder_storage(storage);
+    bt.reorder(std::vector<VarOrRVar>(storage.begin(), storage.end())).vectorize(args[1], lanes, TailStrategy::GuardWithIf);
+  }
 }
 
 std::vector<OpSample> MatMul::samples(ir::Op) {

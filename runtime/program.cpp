@@ -3,6 +3,9 @@
 #include <HalideRuntime.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -38,8 +41,29 @@ Executor::Executor(std::shared_ptr<const ProgramSpec> spec, std::vector<KernelBi
     : spec_(std::move(spec)), kernels_(std::move(kernels)) {
   BRINE_CHECK_INTERNAL(kernels_.size() == spec_->kernel_names.size(),
                        "kernel bindings do not match the program");
+  const char* p = std::getenv("BRINE_PROFILE");
+  profiling_ = p && std::string(p) == "1";
+  kernel_seconds_.assign(kernels_.size(), 0.0);
+  kernel_calls_.assign(kernels_.size(), 0);
 }
-Executor::~Executor() = default;
+
+Executor::~Executor() {
+  if (profiling_ && spec_) std::fputs(profile_report().c_str(), stderr);
+}
+
+std::string Executor::profile_report() const {
+  double total = 0;
+  for (double s : kernel_seconds_) total += s;
+  std::string out = fmt::format("brine profile of model '{}': {:.3f} ms in kernels\n", spec_->model_name, total * 1e3);
+  std::vector<size_t> order(kernel_seconds_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return kernel_seconds_[a] > kernel_seconds_[b]; });
+  for (size_t k : order)
+    if (kernel_calls_[k])
+      out += fmt::format("  {:>6.1f}%  {:>10.1f} µs/call  {}\n", 100 * kernel_seconds_[k] / std::max(total, 1e-12),
+                         kernel_seconds_[k] * 1e6 / static_cast<double>(kernel_calls_[k]), spec_->kernel_names[k]);
+  return out;
+}
 Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
 
@@ -221,7 +245,12 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
     BRINE_CHECK_INTERNAL(s.args.size() <= 16, "kernel with more than 16 buffers");
     for (size_t a = 0; a < s.args.size(); ++a) args[a] = &plan.bufs[s.args[a]];
     const KernelBinding& k = kernels_[s.kernel];
+    const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     const int rc = k.fn(k.ctx, args);
+    if (profiling_) {
+      kernel_seconds_[s.kernel] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++kernel_calls_[s.kernel];
+    }
     if (rc != 0)
       throw Error(fmt::format("model '{}': kernel '{}' failed with Halide error {}", p.model_name,
                               p.kernel_names[s.kernel], rc));

@@ -81,6 +81,11 @@ class Executor {
   size_t arena_bytes() const;
   size_t plans_built() const { return plans_built_; }
 
+  // With BRINE_PROFILE=1 in the environment, every kernel call is timed and
+  // the totals are printed to stderr when the executor is destroyed: which
+  // kernels a schedule should work on.
+  std::string profile_report() const;
+
  private:
   struct Plan;
   std::vector<int64_t> bind(std::span<const Tensor> inputs) const;
@@ -91,6 +96,9 @@ class Executor {
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;
   Plan* last_plan_ = nullptr;
   size_t plans_built_ = 0;
+  bool profiling_ = false;
+  std::vector<double> kernel_seconds_;
+  std::vector<int64_t> kernel_calls_;
 };
 
 std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
