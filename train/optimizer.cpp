@@ -6,11 +6,6 @@
 
 namespace brine {
 
-double Optimizer::step_rate(int64_t t) const {
-  if (kind == Kind::SGD) return learning_rate;
-  return learning_rate * std::sqrt(1 - std::pow(beta_2, t)) / (1 - std::pow(beta_1, t));
-}
-
 std::vector<Optimizer::Update> Optimizer::updates(const std::vector<Expr>& params, std::vector<Expr> grads,
                                                   const Expr& lr) const {
   // Clipping first, as Keras does, by value and then by global norm.

@@ -36,10 +36,6 @@ struct Optimizer {
     return o;
   }
 
-  // The learning rate fed to step `t` (1-based): Adam's carries the bias
-  // correction lr * sqrt(1 - beta_2^t) / (1 - beta_1^t).
-  double step_rate(int64_t t) const;
-
   struct Update {
     std::string name;  // the parameter or slot it replaces
     Expr value;

@@ -15,22 +15,22 @@
 #include "runtime/files.h"
 #include "runtime/safetensors.h"
 #include "train/losses.h"
+#include "train/train_graph.h"
 
 namespace brine {
 
 struct Trainer::Impl {
   std::string loss_name;
   bool from_logits = false;
-  Optimizer opt;
   DType dtype = DType::F32;
   ir::Shape x_shape, y_shape;  // with the batch axis
+  // The step graph's parameters are the weights; evaluate and predict are
+  // pointed at them before each use.
   std::unique_ptr<Executable> step, eval, predict;
-  std::vector<std::string> updated;  // name of the weight output 2 + i replaces
-  std::map<std::string, Tensor> weights;
-  std::vector<Tensor> spare;         // buffers the next step writes updates into
+  std::unique_ptr<TrainStepper> stepper;
 
   void bind(Executable& e) {
-    for (size_t i = 0; i < e.param_names().size(); ++i) e.params()[i] = weights.at(e.param_names()[i]);
+    for (size_t i = 0; i < e.param_names().size(); ++i) e.params()[i] = step->param(e.param_names()[i]);
   }
 };
 
@@ -108,71 +108,32 @@ Trainer::Trainer(const Model& model, const std::string& loss, Optimizer optimize
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   const ir::Graph& g = model.graph();
-  if (g.inputs().size() != 1 || g.outputs.size() != 1)
-    throw Error(fmt::format("Trainer: model '{}' has {} inputs and {} outputs; the trainer takes one of each",
-                            g.name, g.inputs().size(), g.outputs.size()));
   m.loss_name = loss;
   m.from_logits = from_logits;
-  m.opt = optimizer;
   m.dtype = options.dtype;
 
-  const std::vector<Expr> ex = exprs_from_graph(g);
-  const Expr x = ex[g.inputs()[0]], y_pred = ex[g.outputs[0].node];
-  auto yt = std::make_shared<ExprNode>();
-  yt->op = ir::Op::Input;
-  yt->attrs.name = "y_true";
-  yt->type = {y_pred.dtype(), losses::label_shape(loss, y_pred.shape())};
-  const Expr y_true(yt);
-  const Expr loss_value = losses::by_name(loss, y_true, y_pred, from_logits);
-  std::vector<Expr> params;
-  for (int id : g.params()) params.push_back(ex[id]);
-  const Expr lr = scalar_input("lr", y_pred.dtype());
-  const auto updates = optimizer.updates(params, grad(loss_value, params), lr);
-  std::vector<Expr> outs{loss_value, y_pred};
-  for (const auto& u : updates) {
-    outs.push_back(u.value);
-    m.updated.push_back(u.name);
-  }
-  m.x_shape = x.shape();
-  m.y_shape = y_true.shape();
-  m.step = std::make_unique<Executable>(compile(Model({x, y_true, lr}, outs, "train_step").graph(), options));
-  m.eval = std::make_unique<Executable>(compile(Model({x, y_true}, {loss_value, y_pred}, "evaluate").graph(), options));
+  TrainingGraphs t = build_training_graphs(model, loss, from_logits, optimizer);
+  m.x_shape = t.step.node(t.step.inputs()[0]).type.shape;
+  m.y_shape = t.step.node(t.step.inputs()[1]).type.shape;
+  m.step = std::make_unique<Executable>(compile(t.step, options));
+  m.eval = std::make_unique<Executable>(compile(t.evaluate, options));
   m.predict = std::make_unique<Executable>(compile(g, options));
-  for (size_t i = 0; i < m.step->param_names().size(); ++i) m.weights[m.step->param_names()[i]] = m.step->params()[i];
-  m.spare.resize(m.updated.size());
+  m.stepper = std::make_unique<TrainStepper>(*m.step, t.updated, t.rate);
 }
 
 Trainer::~Trainer() = default;
 
 bool Trainer::has_accuracy() const { return impl_->loss_name.find("crossentropy") != std::string::npos; }
 
-const Tensor& Trainer::weight(const std::string& name) const {
-  auto it = impl_->weights.find(name);
-  if (it == impl_->weights.end()) throw Error(fmt::format("Trainer: no weight named '{}'", name));
-  return it->second;
-}
+const Tensor& Trainer::weight(const std::string& name) const { return impl_->step->param(name); }
+
+int64_t Trainer::steps() const { return impl_->stepper->steps(); }
 
 double Trainer::train_step(const Tensor& x, const Tensor& y) {
   Impl& m = *impl_;
   check_data("x", x, m.x_shape, m.dtype);
   check_data("y", y, m.y_shape, m.dtype);
-  Tensor lr({}, m.dtype);
-  const double rate = m.opt.step_rate(step_ + 1);
-  if (m.dtype == DType::F32) lr.data<float>()[0] = static_cast<float>(rate);
-  else lr.data<double>()[0] = rate;
-  m.bind(*m.step);
-  std::vector<Tensor> in{x, y, lr};
-  std::vector<Tensor> out(2 + m.updated.size());
-  for (size_t i = 0; i < m.updated.size(); ++i) out[2 + i] = m.spare[i];
-  m.step->forward(in, out);
-  ++step_;
-  // The step wrote the new values into the spare buffers: swap them in.
-  for (size_t i = 0; i < m.updated.size(); ++i) {
-    m.spare[i] = m.weights.at(m.updated[i]);
-    m.weights[m.updated[i]] = out[2 + i];
-  }
-  last_pred_ = out[1];
-  return out[0].at_flat(0);
+  return m.stepper->step(x, y);
 }
 
 std::map<std::string, double> Trainer::evaluate(const Tensor& x, const Tensor& y, int64_t batch_size) {
@@ -247,7 +208,7 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
       gather(x_train, std::span(order).subspan(s, e - s), xb);
       gather(y_train, std::span(order).subspan(s, e - s), yb);
       loss += train_step(xb, yb) * static_cast<double>(e - s);
-      if (has_accuracy()) hits += correct(m.loss_name, m.from_logits, last_pred_, yb);
+      if (has_accuracy()) hits += correct(m.loss_name, m.from_logits, m.stepper->predictions(), yb);
       if (tty) {
         std::string line = fmt::format("\rEpoch {}/{} {} {}/{} - loss: {:.4f}", epoch + 1, o.epochs,
                                        progress_bar(b + 1, batches), b + 1, batches, loss / static_cast<double>(e));
@@ -272,29 +233,33 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
 }
 
 void Trainer::save(const std::string& path) const {
+  const Executable& e = *impl_->step;
   std::vector<NamedTensor> t;
-  for (const auto& [name, w] : impl_->weights) t.push_back({name, w});
-  save_safetensors(path, t, {{"format", "brine"}, {"step", std::to_string(step_)}, {"loss", impl_->loss_name}});
+  for (size_t i = 0; i < e.param_names().size(); ++i) t.push_back({e.param_names()[i], impl_->step->params()[i]});
+  save_safetensors(path, t,
+                   {{"format", "brine"}, {"step", std::to_string(steps())}, {"loss", impl_->loss_name}});
 }
 
 void Trainer::load(const std::string& path) {
+  Executable& e = *impl_->step;
   const Checkpoint ck = load_safetensors(path);
   std::set<std::string> seen;
   for (const NamedTensor& t : ck.tensors) {
-    auto it = impl_->weights.find(t.name);
-    if (it == impl_->weights.end())
+    const auto& names = e.param_names();
+    if (std::find(names.begin(), names.end(), t.name) == names.end())
       throw Error(fmt::format("{}: tensor '{}' is not a weight of this model", path, t.name));
-    if (it->second.shape() != t.tensor.shape() || it->second.dtype() != t.tensor.dtype())
+    const Tensor& w = e.param(t.name);
+    if (w.shape() != t.tensor.shape() || w.dtype() != t.tensor.dtype())
       throw Error(fmt::format("{}: tensor '{}' is {} {}, the model expects {} {}", path, t.name,
-                              dtype_name(t.tensor.dtype()), shape_string(t.tensor.shape()),
-                              dtype_name(it->second.dtype()), shape_string(it->second.shape())));
+                              dtype_name(t.tensor.dtype()), shape_string(t.tensor.shape()), dtype_name(w.dtype()),
+                              shape_string(w.shape())));
     seen.insert(t.name);
   }
-  for (const auto& [name, w] : impl_->weights)
+  for (const std::string& name : e.param_names())
     if (!seen.count(name)) throw Error(fmt::format("{}: the checkpoint has no tensor '{}'", path, name));
-  for (const NamedTensor& t : ck.tensors) impl_->weights[t.name] = t.tensor;
+  for (const NamedTensor& t : ck.tensors) e.param(t.name) = t.tensor;
   auto it = ck.metadata.find("step");
-  step_ = it == ck.metadata.end() ? 0 : std::stoll(it->second);
+  impl_->stepper->set_steps(it == ck.metadata.end() ? 0 : std::stoll(it->second));
 }
 
 std::vector<std::string> History::metric_names() const {

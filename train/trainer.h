@@ -59,14 +59,12 @@ class Trainer {
   void load(const std::string& path);
 
   const Tensor& weight(const std::string& name) const;
-  int64_t steps() const { return step_; }
+  int64_t steps() const;
   bool has_accuracy() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  int64_t step_ = 0;
-  Tensor last_pred_;  // the last step's predictions, for the running accuracy
 };
 
 }  // namespace brine
