@@ -1,4 +1,10 @@
-# brine_add_model(NAME MODEL model.cpp [FUNCTION fn] [SCHEDULE tuned] [DTYPE f32] [TARGET host])
+# brine_add_model(NAME MODEL model.cpp [FUNCTION fn] [SCHEDULE tuned] [DTYPE f32] [TARGET host]
+#                 [TRAINING LOSS loss [FROM_LOGITS] [OPTIMIZER sgd|adam] [LEARNING_RATE lr]
+#                  [MOMENTUM m] [NESTEROV]])
+#
+# With TRAINING, the library also holds NAME::TrainStep (forward, loss,
+# backward and the optimizer update of every weight, as compiled kernels)
+# and NAME::Gradients (the loss and d loss / d parameter).
 #
 # Builds a generator from the model file, which defines `brine::Model
 # brine_model()` or, with FUNCTION, `brine::Model fn()` (so that one file can
@@ -8,7 +14,8 @@
 # NAME_kernels.o and NAME_runtime.o. Linking NAME needs brine_runtime only:
 # neither libHalide nor LLVM.
 function(brine_add_model NAME)
-  cmake_parse_arguments(ARG "" "MODEL;FUNCTION;SCHEDULE;DTYPE;TARGET" "" ${ARGN})
+  cmake_parse_arguments(ARG "TRAINING;FROM_LOGITS;NESTEROV"
+                        "MODEL;FUNCTION;SCHEDULE;DTYPE;TARGET;LOSS;OPTIMIZER;LEARNING_RATE;MOMENTUM" "" ${ARGN})
   if (NOT ARG_MODEL)
     message(FATAL_ERROR "brine_add_model(${NAME}): MODEL is required")
   endif ()
@@ -30,12 +37,34 @@ function(brine_add_model NAME)
   endif ()
   add_executable(${NAME}_generator ${sources})
   target_link_libraries(${NAME}_generator PRIVATE brine_aot_main)
+  set(training_args)
+  if (ARG_TRAINING)
+    if (NOT ARG_LOSS)
+      message(FATAL_ERROR "brine_add_model(${NAME}): TRAINING needs LOSS")
+    endif ()
+    list(APPEND training_args --train-loss ${ARG_LOSS})
+    if (ARG_FROM_LOGITS)
+      list(APPEND training_args --from-logits)
+    endif ()
+    if (ARG_OPTIMIZER)
+      list(APPEND training_args --optimizer ${ARG_OPTIMIZER})
+    endif ()
+    if (ARG_LEARNING_RATE)
+      list(APPEND training_args --learning-rate ${ARG_LEARNING_RATE})
+    endif ()
+    if (ARG_MOMENTUM)
+      list(APPEND training_args --momentum ${ARG_MOMENTUM})
+    endif ()
+    if (ARG_NESTEROV)
+      list(APPEND training_args --nesterov)
+    endif ()
+  endif ()
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${NAME}.brine")
   set(outputs "${out}/${NAME}.h" "${out}/${NAME}.cpp" "${out}/${NAME}_kernels.o" "${out}/${NAME}_runtime.o")
   add_custom_command(
     OUTPUT ${outputs}
     COMMAND ${NAME}_generator --name ${NAME} --out "${out}" --schedule ${ARG_SCHEDULE} --dtype ${ARG_DTYPE}
-            --target ${ARG_TARGET}
+            --target ${ARG_TARGET} ${training_args}
     DEPENDS ${NAME}_generator
     COMMENT "brine: compiling model ${NAME} (${ARG_SCHEDULE})"
     VERBATIM)

@@ -84,22 +84,149 @@ std::string spec_source(const rt::ProgramSpec& p) {
 
 }  // namespace
 
+namespace {
+
+// One generated class: its declaration (in the header) and definitions.
+struct ClassCode {
+  std::string decl, defs, externs;
+};
+
+ClassCode class_code(const LibraryClass& c, const std::string& lib, const rt::ProgramSpec& spec,
+                     const std::vector<std::string>& kernel_names) {
+  ClassCode code;
+  std::vector<std::string> in_params, out_params, in_doc, out_doc, in_names, out_names;
+  for (int32_t id : spec.inputs) {
+    const auto& bs = spec.buffers[id];
+    const std::string v = codegen::c_identifier(bs.name);
+    in_params.push_back("const brine::Tensor& " + v);
+    in_names.push_back(v);
+    in_doc.push_back(fmt::format("  //   {}: {} {}", bs.name, dtype_name(bs.dtype), rt::spec_shape_string(spec, bs.shape)));
+  }
+  for (int32_t id : spec.outputs) {
+    const auto& bs = spec.buffers[id];
+    std::string v = codegen::c_identifier(bs.name);
+    if (std::find(in_names.begin(), in_names.end(), v) != in_names.end()) v += "_out";
+    out_params.push_back("brine::Tensor& " + v);
+    out_names.push_back(v);
+    out_doc.push_back(fmt::format("  //   {}: {} {}", bs.name, dtype_name(bs.dtype), rt::spec_shape_string(spec, bs.shape)));
+  }
+  const auto type_of = [&](int32_t id) {
+    return fmt::format("{} {}", dtype_name(spec.buffers[id].dtype), rt::spec_shape_string(spec, spec.buffers[id].shape));
+  };
+  std::vector<std::string> trampolines, bindings;
+  for (const std::string& k : kernel_names) {
+    code.externs += fmt::format("int {}_argv(void** args);\n", k);
+    trampolines.push_back(fmt::format("int call_{0}(void*, void** args) {{ return {0}_argv(args); }}", k));
+    bindings.push_back(fmt::format("{{call_{}, nullptr}}", k));
+  }
+  const std::string fn = "program_" + c.class_name;
+  code.defs = fmt::format("namespace {{\n{}\n\nstd::shared_ptr<const brine::rt::ProgramSpec> {}() {{\n"
+                          "  auto p = std::make_shared<brine::rt::ProgramSpec>();\n{}  return p;\n}}\n}}  // namespace\n\n",
+                          fmt::join(trampolines, "\n"), fn, spec_source(spec));
+  if (c.updated.empty()) {
+    code.decl = fmt::format(R"(// Inputs:
+{1}
+// Outputs:
+{2}
+// Dimensions named by letters are dynamic; the rest are fixed.
+class {0} : public brine::CompiledModel {{
+ public:
+  // Parameters start with Keras's default initializers from `seed`.
+  explicit {0}(uint64_t seed = 0);
+  // Runs the graph. Empty outputs are allocated; outputs with storage must
+  // have the right shape. A wrong input gives an error status naming it.
+  brine::Status forward({3}, {4});
+  using brine::CompiledModel::forward;
+}};
+)",
+                            c.class_name, fmt::join(in_doc, "\n"), fmt::join(out_doc, "\n"), fmt::join(in_params, ", "),
+                            fmt::join(out_params, ", "));
+    std::string assign;
+    for (size_t i = 0; i < out_names.size(); ++i) assign += fmt::format("  {} = outputs[{}];\n", out_names[i], i);
+    code.defs += fmt::format(R"({0}::{0}(uint64_t seed) : brine::CompiledModel({1}(), {{{2}}}, seed) {{}}
+
+brine::Status {0}::forward({3}, {4}) {{
+  const brine::Tensor inputs[] = {{{5}}};
+  brine::Tensor outputs[] = {{{6}}};
+  brine::Status s = try_forward(inputs, outputs);
+{7}  return s;
+}}
+)",
+                             c.class_name, fn, fmt::join(bindings, ", "), fmt::join(in_params, ", "),
+                             fmt::join(out_params, ", "), fmt::join(in_names, ", "), fmt::join(out_names, ", "), assign);
+  } else {
+    std::vector<std::string> updated;
+    for (const std::string& u : c.updated) updated.push_back(cxx_string(u));
+    code.decl = fmt::format(R"(// One training step of model "{1}": forward, loss, backward and the
+// optimizer's update of every weight, as compiled kernels.
+//   x:      {2}
+//   y_true: {3}
+class {0} : public brine::CompiledModel {{
+ public:
+  // Parameters start with Keras's default initializers from `seed`;
+  // optimizer slots at zero. Weights by name: param("dense/kernel").
+  explicit {0}(uint64_t seed = 0);
+  // Runs one step and stores the batch loss in `loss`. A wrong input gives an
+  // error status naming it, and changes nothing.
+  brine::Status step(const brine::Tensor& x, const brine::Tensor& y_true, double& loss);
+  int64_t steps() const {{ return stepper_.steps(); }}
+
+ private:
+  brine::TrainStepper stepper_;
+}};
+)",
+                            c.class_name, lib, type_of(spec.inputs.at(0)), type_of(spec.inputs.at(1)));
+    code.defs += fmt::format(R"({0}::{0}(uint64_t seed)
+    : brine::CompiledModel({1}(), {{{2}}}, seed),
+      stepper_(*this, {{{3}}}, brine::StepRate{{{4}, {5}, {6}, {7}}}) {{}}
+
+brine::Status {0}::step(const brine::Tensor& x, const brine::Tensor& y_true, double& loss) {{
+  try {{
+    loss = stepper_.step(x, y_true);
+    return brine::Status::success();
+  }} catch (const std::exception& e) {{
+    return brine::Status::error(e.what());
+  }}
+}}
+)",
+                             c.class_name, fn, fmt::join(bindings, ", "), fmt::join(updated, ", "),
+                             c.rate.adam ? "true" : "false", c.rate.learning_rate, c.rate.beta_1, c.rate.beta_2);
+  }
+  return code;
+}
+
+}  // namespace
+
 void emit_library(const ir::Graph& g, const std::string& name, const std::string& out_dir, const CompileOptions& o) {
+  emit_library({{"Model", g, {}, {}}}, name, out_dir, o);
+}
+
+void emit_library(const std::vector<LibraryClass>& classes, const std::string& name, const std::string& out_dir,
+                  const CompileOptions& o) {
   if (name.empty() || codegen::c_identifier(name) != name)
     throw Error(fmt::format("model library name '{}' must be a C identifier", name));
   std::filesystem::create_directories(out_dir);
   const Halide::Target t = aot_target(o);
-  Built b = build_all(g, name, o, t);
-  ir::Graph named = g;
-  named.name = name;
-  const rt::ProgramSpec spec = codegen::build_program(named, b.part, o.dtype, b.names);
-  const std::string base = out_dir + "/" + name;
-
-  // Kernels: one linked module, without the runtime (it goes in its own object).
-  std::vector<Halide::Module> modules;
   const Halide::Target kt = t.with_feature(Halide::Target::NoRuntime);
-  for (size_t k = 0; k < b.kernels.size(); ++k)
-    modules.push_back(b.kernels[k].pipeline.compile_to_module(b.kernels[k].arguments(), b.names[k], kt));
+  std::vector<Halide::Module> modules;
+  std::string decls, defs, externs, training_note;
+  for (const LibraryClass& c : classes) {
+    // The first class keeps the plain kernel names (NAME_k0_matmul); the
+    // others are prefixed with their class.
+    const std::string prefix = &c == &classes.front() ? name : name + "_" + c.class_name;
+    Built b = build_all(c.graph, prefix, o, t);
+    ir::Graph named = c.graph;
+    named.name = name;
+    const rt::ProgramSpec spec = codegen::build_program(named, b.part, o.dtype, b.names);
+    for (size_t k = 0; k < b.kernels.size(); ++k)
+      modules.push_back(b.kernels[k].pipeline.compile_to_module(b.kernels[k].arguments(), b.names[k], kt));
+    const ClassCode code = class_code(c, name, spec, b.names);
+    decls += "\n" + code.decl;
+    defs += "\n" + code.defs;
+    externs += code.externs;
+    if (!c.updated.empty()) training_note = "#include \"runtime/train_step.h\"\n";
+  }
+  const std::string base = out_dir + "/" + name;
   const std::string kobj = base + "_kernels.o", robj = base + "_runtime.o";
   if (modules.empty()) {
     // A model without kernels (all views): an empty object keeps the build rule uniform.
@@ -114,93 +241,29 @@ void emit_library(const ir::Graph& g, const std::string& name, const std::string
   Halide::compile_standalone_runtime(tmp_name(robj), t);
   commit_file(tmp_name(robj), robj);
 
-  // The typed header.
-  std::vector<std::string> in_params, out_params, in_doc, out_doc, in_names, out_names;
-  for (int32_t id : spec.inputs) {
-    const auto& bs = spec.buffers[id];
-    const std::string v = codegen::c_identifier(bs.name);
-    in_params.push_back("const brine::Tensor& " + v);
-    in_names.push_back(v);
-    in_doc.push_back(fmt::format("//   {}: {} {}", bs.name, dtype_name(bs.dtype), rt::spec_shape_string(spec, bs.shape)));
-  }
-  for (int32_t id : spec.outputs) {
-    const auto& bs = spec.buffers[id];
-    const std::string v = codegen::c_identifier(bs.name) + (std::find(in_names.begin(), in_names.end(), codegen::c_identifier(bs.name)) != in_names.end() ? "_out" : "");
-    out_params.push_back("brine::Tensor& " + v);
-    out_names.push_back(v);
-    out_doc.push_back(fmt::format("//   {}: {} {}", bs.name, dtype_name(bs.dtype), rt::spec_shape_string(spec, bs.shape)));
-  }
   const std::string header = fmt::format(R"(// Generated by brine for model "{0}" (schedule {1}, {2}). Do not edit.
 #pragma once
 
 #include <cstdint>
 
 #include "runtime/model.h"
-
-namespace {0} {{
-
-// Inputs:
 {3}
-// Outputs:
+namespace {0} {{
 {4}
-// Dimensions named by letters are dynamic; the rest are fixed.
-class Model : public brine::CompiledModel {{
- public:
-  // Parameters start with Keras's default initializers from `seed`.
-  explicit Model(uint64_t seed = 0);
-  // Runs the model. Empty outputs are allocated; outputs with storage must
-  // have the right shape. A wrong input gives an error status naming it.
-  brine::Status forward({5}, {6});
-  using brine::CompiledModel::forward;
-}};
-
 }}  // namespace {0}
 )",
-                                         name, o.schedule, dtype_name(o.dtype), fmt::join(in_doc, "\n"),
-                                         fmt::join(out_doc, "\n"), fmt::join(in_params, ", "), fmt::join(out_params, ", "));
-  std::vector<std::string> externs, trampolines, bindings;
-  for (size_t k = 0; k < b.names.size(); ++k) {
-    externs.push_back(fmt::format("int {}_argv(void** args);", b.names[k]));
-    trampolines.push_back(fmt::format("int call_{0}(void*, void** args) {{ return {0}_argv(args); }}", b.names[k]));
-    bindings.push_back(fmt::format("{{call_{}, nullptr}}", b.names[k]));
-  }
+                                         name, o.schedule, dtype_name(o.dtype), training_note, decls);
   const std::string source = fmt::format(R"(// Generated by brine for model "{0}". Do not edit.
 #include "{0}.h"
 
 extern "C" {{
-{1}
-}}
+{1}}}
 
 namespace {0} {{
-
-namespace {{
 {2}
-
-std::shared_ptr<const brine::rt::ProgramSpec> program() {{
-  auto p = std::make_shared<brine::rt::ProgramSpec>();
-{3}  return p;
-}}
-}}  // namespace
-
-Model::Model(uint64_t seed) : brine::CompiledModel(program(), {{{4}}}, seed) {{}}
-
-brine::Status Model::forward({5}, {6}) {{
-  const brine::Tensor inputs[] = {{{7}}};
-  brine::Tensor outputs[] = {{{8}}};
-  brine::Status s = try_forward(inputs, outputs);
-{9}  return s;
-}}
-
 }}  // namespace {0}
 )",
-                                         name, fmt::join(externs, "\n"), fmt::join(trampolines, "\n"), spec_source(spec),
-                                         fmt::join(bindings, ", "), fmt::join(in_params, ", "), fmt::join(out_params, ", "),
-                                         fmt::join(in_names, ", "), fmt::join(out_names, ", "), [&] {
-                                           std::string r;
-                                           for (size_t i = 0; i < out_names.size(); ++i)
-                                             r += fmt::format("  {} = outputs[{}];\n", out_names[i], i);
-                                           return r;
-                                         }());
+                                         name, externs, defs);
   write_file_atomic(base + ".h", header);
   write_file_atomic(base + ".cpp", source);
 }

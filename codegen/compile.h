@@ -10,6 +10,7 @@
 #include "codegen/fusion.h"
 #include "ir/graph.h"
 #include "runtime/model.h"
+#include "runtime/train_step.h"
 
 namespace brine {
 
@@ -48,6 +49,18 @@ JitStats jit_stats();
 // brine_runtime but neither libHalide nor LLVM. Each file is written to a
 // temporary name and renamed, so a failure leaves no half-written file.
 void emit_library(const ir::Graph& g, const std::string& name, const std::string& out_dir,
+                  const CompileOptions& options = {});
+
+// Several graphs in one library, one generated class each (namespace NAME):
+// a class with `updated` weights is a training step (a TrainStepper over
+// its graph, see runtime/train_step.h); the others get a typed forward().
+struct LibraryClass {
+  std::string class_name;
+  ir::Graph graph;
+  std::vector<std::string> updated;
+  StepRate rate;
+};
+void emit_library(const std::vector<LibraryClass>& classes, const std::string& name, const std::string& out_dir,
                   const CompileOptions& options = {});
 
 // Per-kernel compiler output for study: "stmt", "stmt-html", "asm", "llvm".

@@ -95,3 +95,49 @@ TEST(Aot, GenericForwardThrows) {
 }
 
 }  // namespace
+
+#include "classifier_train.h"
+
+namespace {
+
+// Three well separated classes: class c has feature c (and c + 3) at 2, the rest noise.
+std::pair<brine::Tensor, brine::Tensor> three_classes(int64_t n) {
+  brine::Tensor x({n, 6}), y({n});
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % 3);
+    for (int j = 0; j < 6; ++j) x.data<float>()[i * 6 + j] = 0.3f * static_cast<float>(std::sin(1.7 * i + j));
+    x.data<float>()[i * 6 + c] += 2;
+    x.data<float>()[i * 6 + c + 3] += 2;
+    y.data<float>()[i] = static_cast<float>(c);
+  }
+  return {x, y};
+}
+
+TEST(AotTraining, TrainStepLearns) {
+  classifier_train::TrainStep t;
+  const auto [x, y] = three_classes(48);
+  double first = 0, loss = 0;
+  for (int s = 0; s < 60; ++s) {
+    ASSERT_TRUE(t.step(x, y, loss).ok());
+    if (s == 0) first = loss;
+  }
+  EXPECT_EQ(t.steps(), 60);
+  EXPECT_LT(loss, 0.1 * first);
+}
+
+TEST(AotTraining, BadBatchGivesStatusAndChangesNothing) {
+  classifier_train::TrainStep t;
+  const auto [x, y] = three_classes(6);
+  const std::vector<float> before(t.param("dense/kernel").data<float>(), t.param("dense/kernel").data<float>() + 48);
+  double loss = -1;
+  const brine::Status s = t.step(x, brine::Tensor({5}), loss);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message.find("input 'y_true'"), std::string::npos) << s.message;
+  EXPECT_NE(s.message.find("dimension N is 6 in input 'x'"), std::string::npos) << s.message;
+  EXPECT_EQ(t.steps(), 0);
+  EXPECT_EQ(loss, -1);
+  const float* after = t.param("dense/kernel").data<float>();
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after));
+}
+
+}  // namespace
