@@ -142,8 +142,8 @@ class OpenBlasChain : public DenseChain {
 // are oneDNN's choice (format_tag::any); reorders it asks for are timed.
 class OneDnnTraining : public DenseChainTraining {
  public:
-  explicit OneDnnTraining(const std::vector<DenseLayer>& layers)
-      : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), layers_(layers) {
+  OneDnnTraining(const std::vector<DenseLayer>& layers, const float* target, float lr)
+      : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), layers_(layers), target_(target), lr_(lr) {
     using namespace dnnl;
     const DenseLayer& first = layers.front();
     input_ = memory({{first.M, first.K}, dt::f32, tag::nc}, eng_, DNNL_MEMORY_NONE);
@@ -196,6 +196,7 @@ class OneDnnTraining : public DenseChainTraining {
     const DenseLayer& last = layers.back();
     memory diff(memory::desc({last.M, last.N}, dt::f32, tag::nc), eng_);
     std::fill_n(static_cast<float*>(diff.get_data_handle()), last.M * last.N, 1.f);
+    loss_grad_ = diff;
     bytes_ += diff.get_desc().get_size();
     for (int li = static_cast<int>(layers.size()) - 1; li >= 0; --li) {
       const DenseLayer& l = layers[li];
@@ -226,6 +227,10 @@ class OneDnnTraining : public DenseChainTraining {
                       {{DNNL_ARG_SRC, sv.src}, {DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_DIFF_BIAS, db}}});
       bytes_ += dw.get_desc().get_size() + db.get_desc().get_size();
       dw_.insert(dw_.begin(), dw);
+      if (dw.get_desc() != sv.w.get_desc()) throw std::runtime_error("oneDNN's weight gradient layout differs from the weights'");
+      // Same (possibly blocked and padded) layout: update the whole buffers.
+      updates_.push_back({sv.w, dw, static_cast<int64_t>(dw.get_desc().get_size() / sizeof(float))});
+      updates_.push_back({sv.b, db, l.N});
       if (li > 0) {  // the first layer's input needs no gradient
         inner_product_backward_data::primitive_desc dpd(inner_product_backward_data::desc(src_any, w_any, z_any), eng_,
                                                         sv.fwd);
@@ -247,29 +252,51 @@ class OneDnnTraining : public DenseChainTraining {
   void run(const float* x) override {
     input_.set_data_handle(const_cast<float*>(x));
     for (auto& s : fwd_) s.p.execute(stream_, s.args);
+    if (target_) {  // d mse / d y = 2 (y - t) / (M N)
+      stream_.wait();
+      const size_t n = layers_.back().M * layers_.back().N;
+      const float* y = static_cast<const float*>(out_.get_data_handle());
+      float* d = static_cast<float*>(loss_grad_.get_data_handle());
+      for (size_t i = 0; i < n; ++i) d[i] = 2.f * (y[i] - target_[i]) / static_cast<float>(n);
+    }
     for (auto& s : bwd_) s.p.execute(stream_, s.args);
     stream_.wait();
+    if (target_)
+      for (auto& u : updates_) {
+        float* w = static_cast<float*>(u.w.get_data_handle());
+        const float* g = static_cast<const float*>(u.g.get_data_handle());
+        for (int64_t i = 0; i < u.n; ++i) w[i] -= lr_ * g[i];
+      }
   }
-  std::vector<float> kernel_grad(size_t l) override {
+  std::vector<float> kernel_grad(size_t l) override { return to_user(dw_[l], l); }
+  std::vector<float> kernel(size_t l) override { return to_user(updates_[2 * (layers_.size() - 1 - l)].w, l); }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  std::vector<float> to_user(dnnl::memory m, size_t l) {
     const DenseLayer& d = layers_[l];
     dnnl::memory user({{d.N, d.K}, dt::f32, tag::io}, eng_);
-    dnnl::reorder(dw_[l], user).execute(stream_, dw_[l], user);
+    dnnl::reorder(m, user).execute(stream_, m, user);
     stream_.wait();
     const float* p = static_cast<const float*>(user.get_data_handle());
     return {p, p + d.K * d.N};
   }
-  size_t bytes() const override { return bytes_; }
-  const float* forward_output() const { return static_cast<const float*>(out_.get_data_handle()); }
 
- private:
   struct Step {
     dnnl::primitive p;
     std::unordered_map<int, dnnl::memory> args;
   };
   dnnl::engine eng_;
   dnnl::stream stream_;
-  dnnl::memory out_;
+  dnnl::memory out_, loss_grad_;
   std::vector<DenseLayer> layers_;
+  const float* target_;
+  float lr_;
+  struct Update {
+    dnnl::memory w, g;
+    int64_t n;
+  };
+  std::vector<Update> updates_;
   dnnl::memory input_;
   std::vector<Step> fwd_, bwd_;
   std::vector<dnnl::memory> dw_;
@@ -284,8 +311,9 @@ std::unique_ptr<DenseChain> make_onednn_chain(const std::vector<DenseLayer>& lay
 std::unique_ptr<DenseChain> make_openblas_chain(const std::vector<DenseLayer>& layers) {
   return std::make_unique<OpenBlasChain>(layers);
 }
-std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers) {
-  return std::make_unique<OneDnnTraining>(layers);
+std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers, const float* target,
+                                                         float lr) {
+  return std::make_unique<OneDnnTraining>(layers, target, lr);
 }
 
 }  // namespace bench

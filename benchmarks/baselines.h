@@ -43,9 +43,16 @@ class DenseChainTraining {
   virtual void run(const float* x) = 0;
   // d loss / d kernel of layer l, in Keras's (K, N) row-major layout.
   virtual std::vector<float> kernel_grad(size_t l) = 0;
+  // The kernel of layer l itself (changed by training steps), same layout.
+  virtual std::vector<float> kernel(size_t l) = 0;
   virtual size_t bytes() const = 0;
 };
 
-std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers);
+// With `target` (M x N of the last layer), a whole SGD training step on the
+// mean squared error instead: the loss gradient 2 (y - t) / (M N) seeds the
+// backward, and every weight and bias is updated in place by w -= lr dw
+// (plain loops, timed with the rest).
+std::unique_ptr<DenseChainTraining> make_onednn_training(const std::vector<DenseLayer>& layers,
+                                                         const float* target = nullptr, float lr = 0.01f);
 
 }  // namespace bench

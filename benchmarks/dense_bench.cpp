@@ -8,6 +8,8 @@
 //   dense_bench [--quick] [--json FILE]
 #include <unistd.h>
 
+#include <array>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +21,8 @@
 #include "bench_mlp_tuned.h"
 #include "bench_seed_dense_naive.h"
 #include "bench_seed_dense_tuned.h"
+#include "bench_mlp_train.h"
+#include "bench_seed_dense_train.h"
 #include "brine.h"
 #include "harness.h"
 #include "ir/autodiff.h"
@@ -149,6 +153,40 @@ Prepared onednn_backward(const std::string& w, double gflop, const std::vector<b
   }, "forward+backward");
 }
 
+// A whole SGD step on the mean squared error (forward, loss gradient,
+// backward, update of every weight). The output compared is the first
+// layer's kernel right after the engine's first step.
+template <typename TrainStep>
+Prepared brine_train_step(const std::string& w, double gflop, const brine::Tensor& x, const brine::Tensor& target) {
+  return prepare(w, "brine AOT TrainStep", gflop, [&](Prepared& p) {
+    auto st = std::make_shared<TrainStep>();
+    double loss = 0;
+    if (brine::Status s = st->step(x, target, loss); !s) throw brine::Error(s.message);
+    const std::vector<float> first = floats(st->param("dense/kernel"));
+    p.run = [st, x, target] {
+      double l = 0;
+      if (brine::Status s = st->step(x, target, l); !s) throw brine::Error(s.message);
+    };
+    p.output = [first] { return first; };
+    // Weights, the buffers the next step writes them into, intermediates, data.
+    p.bytes = [st, x, target] { return 2 * st->param_bytes() + st->arena_bytes() + x.bytes() + 2 * target.bytes(); };
+    p.state = st;
+  }, "train step");
+}
+
+Prepared onednn_train_step(const std::string& w, double gflop, const std::vector<bench::DenseLayer>& layers,
+                           const brine::Tensor& x, const brine::Tensor& target) {
+  return prepare(w, "oneDNN + loops", gflop, [&](Prepared& p) {
+    std::shared_ptr<bench::DenseChainTraining> t = bench::make_onednn_training(layers, target.data<float>(), 0.01f);
+    t->run(x.data<float>());
+    const std::vector<float> first = t->kernel(0);
+    p.run = [t, x] { t->run(x.data<float>()); };
+    p.output = [first] { return first; };
+    p.bytes = [t, x, target] { return t->bytes() + x.bytes() + target.bytes(); };
+    p.state = t;
+  }, "train step");
+}
+
 // Forward and backward FLOPs of a Dense chain: the backward computes every
 // kernel gradient and every activation gradient but the first layer's input.
 double training_gflop(const std::vector<bench::DenseLayer>& layers) {
@@ -239,6 +277,11 @@ int main(int argc, char** argv) {
     train.push_back(onednn_backward(w, training_gflop(layers), layers, x));
     for (const char* s : {"tuned", "naive"}) train.push_back(brine_backward(w, s, training_gflop(layers), mlp_model(), x, 3));
     workloads.emplace_back(w, std::move(train));
+    const brine::Tensor target = random_input({256, 10});
+    std::vector<Prepared> steps;
+    steps.push_back(onednn_train_step(w, training_gflop(layers), layers, x, target));
+    steps.push_back(brine_train_step<bench_mlp_train::TrainStep>(w, training_gflop(layers), x, target));
+    workloads.emplace_back(w, std::move(steps));
     auto e = standard_engines<bench_mlp_tuned::Model, bench_mlp_naive::Model>(w, gflop, layers, x, mlp_model());
     e.push_back(brine_aot<bench_mlp_mullapudi2016::Model>(w, "brine AOT mullapudi2016", gflop, x));
     e.push_back(brine_aot<bench_mlp_adams2019::Model>(w, "brine AOT adams2019", gflop, x));
@@ -259,6 +302,11 @@ int main(int argc, char** argv) {
     for (const char* s : {"tuned", "naive"})
       train.push_back(brine_backward(w, s, training_gflop(layers), seed_dense_model(), x, 2));
     workloads.emplace_back(w, std::move(train));
+    const brine::Tensor target = random_input({4, 2});
+    std::vector<Prepared> steps;
+    steps.push_back(onednn_train_step(w, training_gflop(layers), layers, x, target));
+    steps.push_back(brine_train_step<bench_seed_dense_train::TrainStep>(w, training_gflop(layers), x, target));
+    workloads.emplace_back(w, std::move(steps));
   }
 
   bench::Report timing_only(1);
@@ -269,8 +317,25 @@ int main(int argc, char** argv) {
   for (const bench::Row& r : timing_only.rows()) report.add(r);
   report.print("mlp_b256", "forward", "oneDNN", false);
   report.print("mlp_b256", "forward+backward", "oneDNN", false);
+  report.print("mlp_b256", "train step", "oneDNN + loops", false);
   report.print("seed_dense_b4", "forward", "oneDNN", true);
   report.print("seed_dense_b4", "forward+backward", "oneDNN", true);
+  report.print("seed_dense_b4", "train step", "oneDNN + loops", true);
+  // The train step's memory against what training fundamentally holds:
+  // parameters, their gradients, optimizer state (none for plain SGD) and
+  // the activations the backward needs (each layer's output, and its
+  // pre-activation where the activation is not linear).
+  for (const auto& [w, layers] : {std::pair{std::string("mlp_b256"), std::vector<std::array<int64_t, 4>>{
+                                                {256, 784, 512, 1}, {256, 512, 512, 1}, {256, 512, 10, 1}}},
+                                  std::pair{std::string("seed_dense_b4"), std::vector<std::array<int64_t, 4>>{
+                                                {4096, 3, 8, 1}, {4, 8192, 2, 0}}}}) {
+    double ideal = 0;
+    for (const auto& [M, K, N, nonlinear] : layers) ideal += 4.0 * (2 * (K * N + N) + M * N * (1 + nonlinear));
+    for (const bench::Row& r : timing_only.rows())
+      if (r.workload == w && r.direction == "train step")
+        fmt::print("{} train step, {}: {:.2f} MiB held, {:.2f}x the {:.2f} MiB of parameters + gradients + saved "
+                   "activations\n", w, r.engine, r.engine_bytes / 1048576.0, r.engine_bytes / ideal, ideal / 1048576.0);
+  }
   fmt::print("\noutputs of every engine agree with oneDNN (max |Δ| < 1e-4)\n");
   report.write_json(json, "oneDNN");
   fmt::print("wrote {}\n", json);
