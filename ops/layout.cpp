@@ -242,7 +242,6 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       // Each input is read at a clamped index so that bounds inference never
       // asks an input for rows it does not have; select picks the right one.
       Expr value;
-      int64_t end = 0;
       for (int i = static_cast<int>(n.inputs.size()) - 1; i >= 0; --i) {
         const int64_t len = ctx.in_type(n, i).shape[axis].size;
         int64_t start = 0;
@@ -251,7 +250,6 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         idx[axis] = clamp(v[axis] - static_cast<int>(start), 0, static_cast<int>(len - 1));
         const Expr x = codegen::at(ctx.in(n, i), idx);
         value = value.defined() ? select(v[axis] < static_cast<int>(start + len), x, value) : x;
-        end = std::max(end, start + len);
       }
       codegen::at(out, v) = value;
       return out;

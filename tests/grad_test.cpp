@@ -121,7 +121,7 @@ TEST(Vjp, CheckerRejectsAWrongVjp) {
   for (ir::Node& n : back.nodes)
     if (n.op == ir::Op::Constant && n.attrs.value == 1.0 && n.layer == "backward") {
       // The seed dL/dL = 1 is also a constant 1; the tanh rule's is the later one.
-      if (n.id > p.forward.nodes.size() + 1) {
+      if (n.id > static_cast<int>(p.forward.nodes.size()) + 1) {
         n.attrs.value = 1.01;
         ++changed;
       }

@@ -41,7 +41,8 @@ struct Optimizer {
     Expr value;
   };
   // The new value of every parameter and optimizer slot, given the
-  // gradients. `lr` is the scalar input that carries step_rate(t).
+  // gradients. `lr` is the scalar input that carries the step's rate
+  // (StepRate in runtime/train_step.h: Adam's includes the bias correction).
   std::vector<Update> updates(const std::vector<Expr>& params, std::vector<Expr> grads, const Expr& lr) const;
 };
 

@@ -224,7 +224,8 @@ History Trainer::fit(const Tensor& x, const Tensor& y, const FitOptions& o) {
     h.epochs.push_back(row);
     if (o.verbose == 1) {
       std::string line = tty ? "\r" : "";
-      line += fmt::format("Epoch {}/{}{}", epoch + 1, o.epochs, tty ? " " + progress_bar(batches, batches) : "");
+      const std::string bar = tty ? fmt::format(" {}", progress_bar(batches, batches)) : std::string();
+      line += fmt::format("Epoch {}/{}{}", epoch + 1, o.epochs, bar);
       for (const std::string& k : ordered(row)) line += fmt::format(" - {}: {:.4f}", k, row.at(k));
       fmt::print("{}\n", line);
     }
