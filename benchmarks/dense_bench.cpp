@@ -246,6 +246,25 @@ std::vector<Prepared> standard_engines(const std::string& w, double gflop, const
   return e;
 }
 
+using Workloads = std::vector<std::pair<std::string, std::vector<Prepared>>>;
+
+// The training rows of a workload: forward+backward (oneDNN, brine tuned and
+// naive) and a whole SGD step on the MSE against a random target.
+template <typename TrainStep>
+void add_training_workloads(Workloads& workloads, const std::string& w, const std::vector<bench::DenseLayer>& layers,
+                            const brine::Tensor& x, const brine::Model& model) {
+  const double gflop = training_gflop(layers);
+  std::vector<Prepared> backward;
+  backward.push_back(onednn_backward(w, gflop, layers, x));
+  for (const char* s : {"tuned", "naive"}) backward.push_back(brine_backward(w, s, gflop, model, x, layers.size()));
+  workloads.emplace_back(w, std::move(backward));
+  const brine::Tensor target = random_input({layers.back().M, layers.back().N});
+  std::vector<Prepared> steps;
+  steps.push_back(onednn_train_step(w, gflop, layers, x, target));
+  steps.push_back(brine_train_step<TrainStep>(w, gflop, x, target));
+  workloads.emplace_back(w, std::move(steps));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,7 +281,7 @@ int main(int argc, char** argv) {
   }
   double peak = bench::measure_peak_gflops(2);
 
-  std::vector<std::pair<std::string, std::vector<Prepared>>> workloads;
+  Workloads workloads;
   {  // mlp_b256
     const std::string w = "mlp_b256";
     const double gflop = 2.0 * 256 * (784 * 512 + 512 * 512 + 512 * 10) / 1e9;
@@ -273,15 +292,7 @@ int main(int argc, char** argv) {
         {256, 784, 512, "relu", P("dense/kernel"), P("dense/bias")},
         {256, 512, 512, "relu", P("dense_1/kernel"), P("dense_1/bias")},
         {256, 512, 10, "softmax", P("dense_2/kernel"), P("dense_2/bias")}};
-    std::vector<Prepared> train;
-    train.push_back(onednn_backward(w, training_gflop(layers), layers, x));
-    for (const char* s : {"tuned", "naive"}) train.push_back(brine_backward(w, s, training_gflop(layers), mlp_model(), x, 3));
-    workloads.emplace_back(w, std::move(train));
-    const brine::Tensor target = random_input({256, 10});
-    std::vector<Prepared> steps;
-    steps.push_back(onednn_train_step(w, training_gflop(layers), layers, x, target));
-    steps.push_back(brine_train_step<bench_mlp_train::TrainStep>(w, training_gflop(layers), x, target));
-    workloads.emplace_back(w, std::move(steps));
+    add_training_workloads<bench_mlp_train::TrainStep>(workloads, w, layers, x, mlp_model());
     auto e = standard_engines<bench_mlp_tuned::Model, bench_mlp_naive::Model>(w, gflop, layers, x, mlp_model());
     e.push_back(brine_aot<bench_mlp_mullapudi2016::Model>(w, "brine AOT mullapudi2016", gflop, x));
     e.push_back(brine_aot<bench_mlp_adams2019::Model>(w, "brine AOT adams2019", gflop, x));
@@ -297,16 +308,7 @@ int main(int argc, char** argv) {
                                                    {4, 8192, 2, "linear", P("dense_1/kernel"), P("dense_1/bias")}};
     workloads.emplace_back(w, standard_engines<bench_seed_dense_tuned::Model, bench_seed_dense_naive::Model>(
                                   w, gflop, layers, x, seed_dense_model()));
-    std::vector<Prepared> train;
-    train.push_back(onednn_backward(w, training_gflop(layers), layers, x));
-    for (const char* s : {"tuned", "naive"})
-      train.push_back(brine_backward(w, s, training_gflop(layers), seed_dense_model(), x, 2));
-    workloads.emplace_back(w, std::move(train));
-    const brine::Tensor target = random_input({4, 2});
-    std::vector<Prepared> steps;
-    steps.push_back(onednn_train_step(w, training_gflop(layers), layers, x, target));
-    steps.push_back(brine_train_step<bench_seed_dense_train::TrainStep>(w, training_gflop(layers), x, target));
-    workloads.emplace_back(w, std::move(steps));
+    add_training_workloads<bench_seed_dense_train::TrainStep>(workloads, w, layers, x, seed_dense_model());
   }
 
   bench::Report timing_only(1);
