@@ -86,7 +86,10 @@ std::vector<int> Unary::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
       return {b.mul(g, b.sub(b.constant_like(1, y), b.mul(y, y)))};
     case ir::Op::Sigmoid:                                                  // d/dx s(x) = y (1 - y)
       return {b.mul(b.mul(g, y), b.sub(b.constant_like(1, y), y))};
-    case ir::Op::Relu: return {b.mul(g, b.op(ir::Op::Step, {x}))};         // d/dx relu x = step(x), 0 at 0
+    // d/dx relu x = step(x), 0 at 0; written step(y) (the same: y > 0 iff
+    // x > 0) so that the backward needs only the output and the forward
+    // keeps relu fused into its producer's kernel.
+    case ir::Op::Relu: return {b.mul(g, b.op(ir::Op::Step, {y}))};
     case ir::Op::Sqrt:                                                     // d/dx sqrt x = 1 / (2 y)
       return {b.div(b.mul(g, b.constant_like(0.5, y)), y)};
     case ir::Op::Step: return {-1};                                        // 0 almost everywhere
