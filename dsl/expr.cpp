@@ -93,6 +93,12 @@ Expr tanh(const Expr& x, Loc loc) { return unary(ir::Op::Tanh, x, loc); }
 Expr sigmoid(const Expr& x, Loc loc) { return unary(ir::Op::Sigmoid, x, loc); }
 Expr relu(const Expr& x, Loc loc) { return unary(ir::Op::Relu, x, loc); }
 Expr sqrt(const Expr& x, Loc loc) { return unary(ir::Op::Sqrt, x, loc); }
+Expr abs(const Expr& x, Loc loc) { return unary(ir::Op::Abs, x, loc); }
+Expr minimum(const Expr& a, const Expr& b, Loc loc) { return binary(ir::Op::Minimum, a, b, loc); }
+Expr maximum(const Expr& a, const Expr& b, Loc loc) { return binary(ir::Op::Maximum, a, b, loc); }
+Expr minimum(const Expr& a, double b, Loc loc) { return binary(ir::Op::Minimum, a, scalar(b, a, loc), loc); }
+Expr maximum(const Expr& a, double b, Loc loc) { return binary(ir::Op::Maximum, a, scalar(b, a, loc), loc); }
+Expr clip(const Expr& x, double lo, double hi, Loc loc) { return minimum(maximum(x, lo, loc), hi, loc); }
 
 Expr matmul(const Expr& a, const Expr& b, bool ta, bool tb, Loc loc) {
   ir::Attrs at;

@@ -93,6 +93,14 @@ Expr tanh(const Expr& x, BRINE_HERE);
 Expr sigmoid(const Expr& x, BRINE_HERE);
 Expr relu(const Expr& x, BRINE_HERE);
 Expr sqrt(const Expr& x, BRINE_HERE);
+Expr abs(const Expr& x, BRINE_HERE);  // abs'(0) = 0
+// Elementwise with broadcasting; on a tie the gradient goes to `a`.
+Expr minimum(const Expr& a, const Expr& b, BRINE_HERE);
+Expr maximum(const Expr& a, const Expr& b, BRINE_HERE);
+Expr minimum(const Expr& a, double b, BRINE_HERE);
+Expr maximum(const Expr& a, double b, BRINE_HERE);
+// min(max(x, lo), hi).
+Expr clip(const Expr& x, double lo, double hi, BRINE_HERE);
 // NumPy matmul: (..., M, K) @ (..., K, N), batch axes broadcast.
 Expr matmul(const Expr& a, const Expr& b, bool transpose_a = false, bool transpose_b = false, BRINE_HERE);
 Expr softmax(const Expr& x, int64_t axis = -1, BRINE_HERE);

@@ -24,6 +24,15 @@ int GraphBuilder::op(Op op, std::vector<int> inputs, Attrs attrs) {
   return g_.add(std::move(n));
 }
 
+int GraphBuilder::input(const std::string& name, TensorType type) {
+  Node n;
+  n.op = Op::Input;
+  n.attrs.name = name;
+  n.type = std::move(type);
+  n.layer = layer_;
+  return g_.add(std::move(n));
+}
+
 int GraphBuilder::constant(double v, DType dtype) {
   Node n;
   n.op = Op::Constant;

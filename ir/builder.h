@@ -20,6 +20,7 @@ class GraphBuilder {
   Shape shape(int id) const { return g_.node(id).type.shape; }
 
   int op(Op op, std::vector<int> inputs, Attrs attrs = {});
+  int input(const std::string& name, TensorType type);
   int constant(double v, DType dtype);
   int constant_like(double v, int like) { return constant(v, type(like).dtype); }
 

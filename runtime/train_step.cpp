@@ -23,12 +23,11 @@ TrainStepper::TrainStepper(CompiledModel& graph, std::vector<std::string> update
 }
 
 double TrainStepper::step(const Tensor& x, const Tensor& y_true) {
-  const DType dtype = graph_.spec().buffers[graph_.spec().inputs.at(2)].dtype;
-  Tensor lr({}, dtype);
+  if (!lr_.owns()) lr_ = Tensor({}, graph_.spec().buffers[graph_.spec().inputs.at(2)].dtype);
   const double r = rate_.at(steps_ + 1);
-  if (dtype == DType::F32) lr.data<float>()[0] = static_cast<float>(r);
-  else lr.data<double>()[0] = r;
-  const Tensor in[] = {x, y_true, lr};
+  if (lr_.dtype() == DType::F32) lr_.data<float>()[0] = static_cast<float>(r);
+  else lr_.data<double>()[0] = r;
+  const Tensor in[] = {x, y_true, lr_};
   std::vector<Tensor> out(2 + updated_.size());
   for (size_t i = 0; i < updated_.size(); ++i) out[2 + i] = spare_[i];
   graph_.forward(in, out);

@@ -36,6 +36,7 @@ class TrainStepper {
   std::vector<size_t> param_of_;  // updated[i] is graph_.params()[param_of_[i]]
   StepRate rate_;
   std::vector<Tensor> spare_;
+  Tensor lr_;  // the rate input, reused across steps
   Tensor predictions_;
   int64_t steps_ = 0;
 };

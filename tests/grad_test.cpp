@@ -32,19 +32,9 @@ Problem make_problem(ir::Op op, const ops::OpSample& s, int64_t size, uint64_t s
   g.name = "grad";
   ir::GraphBuilder b(g);
   std::vector<int> xs;
-  for (size_t i = 0; i < s.inputs.size(); ++i) {
-    ir::Node n;
-    n.op = ir::Op::Input;
-    n.attrs.name = fmt::format("x{}", i);
-    n.type = {DType::F64, s.inputs[i]};
-    xs.push_back(g.add(n));
-  }
+  for (size_t i = 0; i < s.inputs.size(); ++i) xs.push_back(b.input(fmt::format("x{}", i), {DType::F64, s.inputs[i]}));
   const int y = b.op(op, xs, s.attrs);
-  ir::Node w;
-  w.op = ir::Op::Input;
-  w.attrs.name = "w";
-  w.type = b.type(y);
-  const int wid = g.add(w);
+  const int wid = b.input("w", b.type(y));
   std::vector<int64_t> all;
   for (int a = 0; a < b.type(y).rank(); ++a) all.push_back(a);
   const int prod = b.mul(y, wid);
@@ -134,11 +124,7 @@ TEST(Vjp, ConventionsAtKinks) {
   // relu'(0) = 0, and tied maxima share the gradient equally.
   ir::Graph g;
   ir::GraphBuilder b(g);
-  ir::Node x;
-  x.op = ir::Op::Input;
-  x.attrs.name = "x";
-  x.type = {DType::F64, {4}};
-  const int xid = g.add(x);
+  const int xid = b.input("x", {DType::F64, {4}});
   ir::Attrs all;
   all.axes = {0};
   const int loss = b.add(b.op(ir::Op::ReduceSum, {b.op(ir::Op::Relu, {xid})}, all),
@@ -155,11 +141,7 @@ TEST(Vjp, SymbolicMeanCountsAtRunTime) {
   // reduce_mean over the batch: the count is N, only known at run time.
   ir::Graph g;
   ir::GraphBuilder b(g);
-  ir::Node x;
-  x.op = ir::Op::Input;
-  x.attrs.name = "x";
-  x.type = {DType::F64, {"N", 2}};
-  const int xid = g.add(x);
+  const int xid = b.input("x", {DType::F64, {"N", 2}});
   ir::Attrs all;
   all.axes = {0, 1};
   const int loss = b.op(ir::Op::ReduceMean, {xid}, all);

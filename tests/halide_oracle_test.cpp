@@ -70,19 +70,9 @@ ir::Graph one_op(ir::Op op, std::vector<ir::Shape> shapes, ir::Attrs attrs, int*
   ir::Graph g;
   ir::GraphBuilder b(g);
   std::vector<int> xs;
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    ir::Node n;
-    n.op = ir::Op::Input;
-    n.attrs.name = fmt::format("x{}", i);
-    n.type = {DType::F64, shapes[i]};
-    xs.push_back(g.add(n));
-  }
-  ir::Node w;  // loss weights, so that every output element counts differently
-  w.op = ir::Op::Input;
-  w.attrs.name = "w";
+  for (size_t i = 0; i < shapes.size(); ++i) xs.push_back(b.input(fmt::format("x{}", i), {DType::F64, shapes[i]}));
   const int y = b.op(op, xs, attrs);
-  w.type = b.type(y);
-  const int wid = g.add(w);
+  const int wid = b.input("w", b.type(y));  // loss weights: every output element counts differently
   std::vector<int64_t> all;
   for (int a = 0; a < b.type(y).rank(); ++a) all.push_back(a);
   *loss = b.reduce_sum(b.mul(y, wid), all, false);
@@ -116,13 +106,7 @@ TEST(HalideOracle, SmallModel) {
   // Dense(5, tanh) -> Dense(3, sigmoid) -> squared error, weights as inputs.
   ir::Graph g;
   ir::GraphBuilder b(g);
-  const auto input = [&](const char* name, ir::Shape s) {
-    ir::Node n;
-    n.op = ir::Op::Input;
-    n.attrs.name = name;
-    n.type = {DType::F64, std::move(s)};
-    return g.add(n);
-  };
+  const auto input = [&](const char* name, ir::Shape s) { return b.input(name, {DType::F64, std::move(s)}); };
   const int xi = input("x", {"N", 4}), w1 = input("w1", {4, 5}), b1 = input("b1", {5}), w2 = input("w2", {5, 3}),
             b2 = input("b2", {3}), t = input("t", {"N", 3});
   const int h = b.op(ir::Op::Tanh, {b.add(b.matmul(xi, w1, false, false), b1)});

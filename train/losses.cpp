@@ -9,15 +9,6 @@ constexpr double kEpsilon = 1e-7;  // Keras's backend epsilon
 
 Expr batch_mean(const Expr& per_sample) { return reduce_mean(per_sample, {}, false); }
 
-Expr clip(const Expr& x, double lo, double hi) {
-  return make_expr(ir::Op::Minimum,
-                   {make_expr(ir::Op::Maximum, {x, make_constant(lo, x.dtype(), {"clip", ""})}, {}, {"clip", ""}),
-                    make_constant(hi, x.dtype(), {"clip", ""})},
-                   {}, {"clip", ""});
-}
-
-Expr abs_of(const Expr& x) { return make_expr(ir::Op::Abs, {x}, {}, {"abs", ""}); }
-
 void check_same_shape(const char* loss, const Expr& y_true, const Expr& y_pred) {
   if (y_true.shape() != y_pred.shape())
     throw Error(fmt::format("{}: y_true has shape {} but y_pred has shape {}; they must match", loss,
@@ -38,9 +29,9 @@ Expr mean_squared_error(const Expr& y_true, const Expr& y_pred) {
 
 Expr huber(const Expr& y_true, const Expr& y_pred, double delta) {
   check_same_shape("huber", y_true, y_pred);
-  const Expr a = abs_of(y_pred - y_true);
+  const Expr a = abs(y_pred - y_true);
   // With q = min(|e|, delta): 0.5 q^2 + delta (|e| - q) is both branches at once.
-  const Expr q = make_expr(ir::Op::Minimum, {a, make_constant(delta, a.dtype(), {"huber", ""})}, {}, {"huber", ""});
+  const Expr q = minimum(a, delta);
   return batch_mean(reduce_mean(q * q * 0.5 + (a - q) * delta, {-1}));
 }
 
@@ -48,7 +39,7 @@ Expr binary_crossentropy(const Expr& y_true, const Expr& y_pred, bool from_logit
   check_same_shape("binary_crossentropy", y_true, y_pred);
   Expr per;
   if (from_logits) {
-    per = relu(y_pred) - y_pred * y_true + log(exp(-abs_of(y_pred)) + 1.0);
+    per = relu(y_pred) - y_pred * y_true + log(exp(-abs(y_pred)) + 1.0);
   } else {
     const Expr p = clip(y_pred, kEpsilon, 1 - kEpsilon);
     per = -(y_true * log(p + kEpsilon) + (1.0 - y_true) * log((1.0 - p) + kEpsilon));

@@ -10,17 +10,12 @@ std::vector<Optimizer::Update> Optimizer::updates(const std::vector<Expr>& param
                                                   const Expr& lr) const {
   // Clipping first, as Keras does, by value and then by global norm.
   if (clip_value > 0)
-    for (Expr& g : grads)
-      g = make_expr(ir::Op::Minimum,
-                    {make_expr(ir::Op::Maximum, {g, make_constant(-clip_value, g.dtype(), {"clip", ""})}, {}, {"clip", ""}),
-                     make_constant(clip_value, g.dtype(), {"clip", ""})},
-                    {}, {"clip", ""});
+    for (Expr& g : grads) g = clip(g, -clip_value, clip_value);
   if (clip_norm > 0 && !grads.empty()) {
     Expr sq = reduce_sum(grads[0] * grads[0]);
     for (size_t i = 1; i < grads.size(); ++i) sq = sq + reduce_sum(grads[i] * grads[i]);
     // g * c / max(norm, c): unchanged when the norm is within the limit.
-    const Expr limit = make_constant(clip_norm, sq.dtype(), {"clip_norm", ""});
-    const Expr scale = limit / make_expr(ir::Op::Maximum, {sqrt(sq), limit}, {}, {"clip_norm", ""});
+    const Expr scale = clip_norm / maximum(sqrt(sq), clip_norm);
     for (Expr& g : grads) g = g * scale;
   }
   std::vector<Update> out;
