@@ -253,8 +253,17 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     const std::vector<Var> args = bt.args();
     std::vector<Var> storage = args;
     std::swap(storage[0], storage[1]);
+    Var bo("bto"), bi("bti"), co("btco"), ci("btci");
     bt.compute_root().reorder_storage(storage);
-    bt.reorder(std::vector<VarOrRVar>(storage.begin(), storage.end())).vectorize(args[1], lanes, TailStrategy::GuardWithIf);
+    // In 16 x 16 tiles, rows of tiles in parallel: the single-threaded
+    // row-by-row copy cost 1150 µs of a 256 x 512 x 512 product (this one:
+    // 367 µs, the untransposed product 331 µs). Small operands stay on one
+    // thread, like the product itself.
+    bt.tile(args[1], args[0], bo, co, bi, ci, 16, 16, TailStrategy::GuardWithIf).vectorize(bi).unroll(ci);
+    const ir::TensorType& b_type = s.lower.in_type(s.anchor, 1);
+    int64_t b_elems = 1;
+    for (const ir::Dim& d : b_type.shape) b_elems = d.is_static() ? b_elems * d.size : (1 << 30);
+    if (b_elems >= (1 << 16)) bt.parallel(co);
   }
 }
 
