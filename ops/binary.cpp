@@ -121,6 +121,7 @@ std::vector<OpSample> Binary::samples(ir::Op op) {
   return {{"same shape", {{"N", 33}, {"N", 33}}, {}, positive},
           {"bias broadcast", {{"N", 15, 17}, {17}}, {}, positive},
           {"both broadcast", {{"N", 1, 17}, {15, 1}}, {}, positive},
+          {"bias to 3 channels", {{"N", 7, 5, 3}, {3}}, {}, positive},
           {"scalar operand", {{"N", 16}, {}}, {}, positive}};
 }
 

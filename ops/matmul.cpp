@@ -177,6 +177,24 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     return;
   }
 
+  if (N.size < v / 2 && s.anchor.attrs.transpose_a && rank == 2) {
+    // A narrow weight gradient (xᵀ g of a Dense(2): 8192 x 2 over a batch of
+    // 4): vectors run down the output's rows, which are contiguous in the
+    // transposed left operand, and the few columns are unrolled. One row at a
+    // time read that operand with a stride of M (38 µs; this: ~3).
+    // Threads take blocks of 16 vectors: one vector per task drowned in
+    // the thread pool's overhead.
+    for (const bool parallel : {true, false}) {
+      Stage st = parallel ? Stage(s.out.specialize(big && M >= 32 * v)) : Stage(s.out);
+      if (parallel) st.split(m, mio, m, 16 * v, TailStrategy::GuardWithIf).parallel(mio);
+      st.split(m, mo, mi, v, TailStrategy::GuardWithIf).reorder(n, mi, mo).vectorize(mi).unroll(n);
+    }
+    acc.compute_at(s.out, mo).vectorize(m, v, TailStrategy::GuardWithIf).unroll(n);
+    acc.update().reorder(m, n, k).vectorize(m, v, TailStrategy::GuardWithIf).unroll(n);
+    if (unroll_k) acc.update().unroll(k);
+    return;
+  }
+
   if (N.size < v / 2) {
     // A few long dot products per row (Dense(2) after a Flatten): one row at a
     // time, the contraction left to LLVM. Vectorizing it with rfactor lost to
@@ -242,12 +260,13 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   }
   acc.update().reorder(n, m, k).vectorize(n, lanes).unroll(n).unroll(m);
   if (unroll_k) acc.update().unroll(k);
-  if (s.anchor.attrs.transpose_b) {
+  if (s.anchor.attrs.transpose_b && !(K.is_static() && K.size < v)) {
     // A transposed right operand (dX = g Wᵀ in a backward pass, q kᵀ in
     // attention) is read across its rows: vector loads along the output
     // width would be gathers with a stride of K. The accumulator reads a
     // copy stored the other way round instead, made once per call
-    // (mlp_b256 backward, 512 x 512: see docs/scheduling.md).
+    // (mlp_b256 backward, 512 x 512: see docs/scheduling.md). Under a vector
+    // of contraction the copy costs as much as the product it serves.
     Func b = s.lower.in(s.anchor, 1);
     Func bt = b.in(acc);
     const std::vector<Var> args = bt.args();
@@ -278,6 +297,7 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
           {"dynamic output width", {{15, 17}, {17, "N"}}, {}},
           {"batched, broadcast batch", {{"N", 3, 7}, {1, 7, 5}}, {}},
           {"transpose_a", {{"N", 7, 3}, {"N", 7, 5}}, ta},
+          {"transpose_a, narrow (weight gradient of a Dense(2))", {{"N", 40}, {"N", 2}}, ta},
           {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb}};
 }
 

@@ -72,6 +72,7 @@ std::vector<OpSample> Unary::samples(ir::Op op) {
   const bool positive = op == ir::Op::Log || op == ir::Op::Sqrt;
   return {{"rank 2", {{"N", 17}}, {}, positive},
           {"rank 3, narrow", {{"N", 3, 5}}, {}, positive},
+          {"rank 4, short static inner axes (fused)", {{"N", 7, 5, 3}}, {}, positive},
           {"rank 1", {{"N"}}, {}, positive}};
 }
 
