@@ -20,15 +20,18 @@ Partition fuse(const ir::Graph& g) {
     if (kind == FusionKind::Leaf || kind == FusionKind::View) continue;
     int join = -1;
     if (kind == FusionKind::Elementwise || kind == FusionKind::Broadcast) {
-      for (int p : n.inputs) {
-        const int gp = group_of[p];
-        if (gp < 0 || groups[gp].tail != p || is_output[p]) continue;
-        const auto& c = consumers[p];
-        if (std::all_of(c.begin(), c.end(), [&](int id) { return id == n.id; })) {
-          join = gp;
-          break;
+      // A producer anchored by a matmul or reduction is joined first, so that
+      // elementwise siblings merge into it below (SGD momentum's
+      // m*v - lr*g: the update runs in the kernel that computes g).
+      for (const bool want_heavy : {true, false})
+        for (int p : n.inputs) {
+          const int gp = group_of[p];
+          if (join >= 0 || gp < 0 || groups[gp].tail != p || is_output[p]) continue;
+          const FusionKind pk = ir::op_info(g.node(groups[gp].anchor).op).kind;
+          if (want_heavy == (pk == FusionKind::Elementwise || pk == FusionKind::Broadcast)) continue;
+          const auto& c = consumers[p];
+          if (std::all_of(c.begin(), c.end(), [&](int id) { return id == n.id; })) join = gp;
         }
-      }
     }
     if (join < 0) {
       join = static_cast<int>(groups.size());

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "brine.h"
+#include "codegen/fusion.h"
+#include "train/train_graph.h"
 #include "dsl/collect.h"
 #include "ir/autodiff.h"
 #include "ir/verify.h"
@@ -157,6 +159,26 @@ TEST(Optimizers, SgdMomentumNesterovAndAdamMatchHandComputation) {
       const auto got = values(tr.weight("dense/kernel"));
       for (int j = 0; j < 3; ++j) EXPECT_NEAR(got[j], w[j], 1e-12) << "step " << step;
     }
+  }
+}
+
+// Where the gradient has a single consumer (plain SGD, SGD momentum's
+// velocity), the update runs in the kernel that computes the gradient: the
+// gradient itself is never written to memory.
+TEST(Optimizers, UpdateFusesIntoTheGradientKernelWhereItIsTheOnlyConsumer) {
+  for (const Optimizer& opt : {Optimizer::sgd(0.1), Optimizer::sgd(0.1, 0.9)}) {
+    reset_layer_names();
+    auto in = Input({8});
+    auto h = Dense(4, "relu")(in);
+    const TrainingGraphs tg = build_training_graphs(Model({in}, {Dense(1)(h)}), "mse", false, opt);
+    const codegen::Partition p = codegen::fuse(tg.step);
+    // outputs: loss, y_pred, then the updated weights in `updated` order.
+    const std::string first = opt.momentum > 0 ? "sgd/velocity/dense/kernel" : "dense/kernel";
+    const auto it = std::find(tg.updated.begin(), tg.updated.end(), first);
+    ASSERT_NE(it, tg.updated.end());
+    const int node = tg.step.outputs[2 + (it - tg.updated.begin())].node;
+    const codegen::KernelGroup& k = p.kernels[p.kernel_of[node]];
+    EXPECT_EQ(tg.step.node(k.anchor).op, ir::Op::MatMul) << codegen::print_fused(tg.step, p);
   }
 }
 
