@@ -22,6 +22,14 @@ struct Attrs {
   double value = 0.0;         // constant
   std::string name;           // input, param: the tensor's name
   std::string init;           // param: initializer ("glorot_uniform", "zeros", "ones")
+  // Windowed NHWC ops (conv2d*, *_pool2d*, pad2d), each {height, width}
+  // except pads = {top, bottom, left, right}. conv2d_grad_* and
+  // avg_pool2d_grad also keep in `shape` the static spatial size they
+  // produce (the input's, or the filter's), which strides make ambiguous.
+  std::vector<int64_t> window;    // pooling window
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilation;  // conv2d*
+  std::vector<int64_t> pads;
   bool operator==(const Attrs&) const = default;
 };
 

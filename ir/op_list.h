@@ -39,7 +39,16 @@
   X(Transpose, "transpose", Injective, 1, Layout)              \
   X(Concat, "concat", Injective, -1, Layout)                   \
   X(Slice, "slice", Injective, 1, Layout)                      \
-  X(OneHot, "one_hot", Injective, 1, Layout)
+  X(OneHot, "one_hot", Injective, 1, Layout)                   \
+  X(Conv2D, "conv2d", OutElementwiseFusable, 2, Conv)          \
+  X(Conv2DGradInput, "conv2d_grad_input", OutElementwiseFusable, 2, Conv) \
+  X(Conv2DGradFilter, "conv2d_grad_filter", OutElementwiseFusable, 2, Conv) \
+  X(MaxPool2D, "max_pool2d", Opaque, 1, Pool)                  \
+  X(MaxPool2DGrad, "max_pool2d_grad", Opaque, 2, Pool)         \
+  X(MaxPool2DGather, "max_pool2d_gather", Opaque, 2, Pool)     \
+  X(AvgPool2D, "avg_pool2d", Opaque, 1, Pool)                  \
+  X(AvgPool2DGrad, "avg_pool2d_grad", Opaque, 1, Pool)         \
+  X(Pad2D, "pad2d", Injective, 1, Pool)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.
-#define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout)
+#define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout) X(Conv) X(Pool)

@@ -36,6 +36,13 @@ std::string attrs_str(const Attrs& a) {
   if (!a.init.empty()) p.push_back("init=" + quote(a.init));
   if (!a.axes.empty()) p.push_back(fmt::format("axes=[{}]", fmt::join(a.axes, ",")));
   if (!a.shape.empty()) p.push_back("shape=" + dims_str(a.shape));
+  const auto ints = [&](const char* key, const std::vector<int64_t>& v) {
+    if (!v.empty()) p.push_back(fmt::format("{}=[{}]", key, fmt::join(v, ",")));
+  };
+  ints("window", a.window);
+  ints("strides", a.strides);
+  ints("dilation", a.dilation);
+  ints("pads", a.pads);
   if (a.keepdims) p.push_back("keepdims=true");
   if (a.transpose_a) p.push_back("transpose_a=true");
   if (a.transpose_b) p.push_back("transpose_b=true");
@@ -200,6 +207,16 @@ class Parser {
     r.shape = dim_list();
     return r;
   }
+  std::vector<int64_t> int_list() {
+    std::vector<int64_t> v;
+    expect_punct("[");
+    while (!is_punct("]")) {
+      v.push_back(integer());
+      if (!is_punct("]")) expect_punct(",");
+    }
+    next();
+    return v;
+  }
   bool boolean() {
     const Token t = expect(Tok::Ident, "true or false");
     if (t.text != "true" && t.text != "false") fail(t, "true or false");
@@ -212,14 +229,12 @@ class Parser {
       expect_punct("=");
       if (key.text == "name") a.name = expect(Tok::String, "a quoted name").text;
       else if (key.text == "init") a.init = expect(Tok::String, "a quoted initializer name").text;
-      else if (key.text == "axes") {
-        expect_punct("[");
-        while (!is_punct("]")) {
-          a.axes.push_back(integer());
-          if (!is_punct("]")) expect_punct(",");
-        }
-        next();
-      } else if (key.text == "shape") a.shape = dim_list();
+      else if (key.text == "axes") a.axes = int_list();
+      else if (key.text == "window") a.window = int_list();
+      else if (key.text == "strides") a.strides = int_list();
+      else if (key.text == "dilation") a.dilation = int_list();
+      else if (key.text == "pads") a.pads = int_list();
+      else if (key.text == "shape") a.shape = dim_list();
       else if (key.text == "keepdims") a.keepdims = boolean();
       else if (key.text == "transpose_a") a.transpose_a = boolean();
       else if (key.text == "transpose_b") a.transpose_b = boolean();
@@ -230,7 +245,8 @@ class Parser {
         if (t.kind != Tok::Int && t.kind != Tok::Float && !(t.kind == Tok::Ident && (t.text == "inf" || t.text == "nan")))
           fail(t, "a number");
         a.value = (neg ? -1 : 1) * std::strtod(t.text.c_str(), nullptr);
-      } else fail(key, "an attribute (name, init, axes, shape, keepdims, transpose_a, transpose_b, value)");
+      } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, keepdims, transpose_a, "
+                        "transpose_b, value)");
       if (!is_punct("}")) expect_punct(",");
     }
     next();

@@ -1,0 +1,5 @@
+#pragma once
+#include "ops/family.h"
+namespace brine::ops {
+BRINE_DECLARE_OP_FAMILY(Conv);
+}  // namespace brine::ops
