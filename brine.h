@@ -11,6 +11,7 @@
 #include "codegen/compile.h"
 #include "dsl/expr.h"
 #include "dsl/grad.h"
+#include "dsl/conv_layers.h"
 #include "dsl/layers.h"
 #include "dsl/model.h"
 #include "runtime/model.h"

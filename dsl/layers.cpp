@@ -17,10 +17,18 @@ std::string auto_name(const std::string& base, bool start_at_one = false) {
   return n == 0 ? base : fmt::format("{}_{}", base, n);
 }
 
+// Keras's to_snake_case: "Dense" -> "dense", "MaxPooling2D" -> "max_pooling2d",
+// "Conv2D" -> "conv2d": an underscore before a capital that starts a
+// lowercase word, and between a lowercase letter and a capital.
 std::string snake(const std::string& type) {
+  const auto up = [](char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; };
+  const auto low = [](char c) { return std::islower(static_cast<unsigned char>(c)) != 0; };
   std::string r;
-  for (char c : type) {
-    if (std::isupper(static_cast<unsigned char>(c)) && !r.empty()) r += '_';
+  for (size_t i = 0; i < type.size(); ++i) {
+    const char c = type[i];
+    const bool word = i > 0 && up(c) && i + 1 < type.size() && low(type[i + 1]);
+    const bool camel = i > 0 && up(c) && low(type[i - 1]);
+    if ((word || camel) && r.back() != '_') r += '_';
     r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return r;

@@ -38,24 +38,24 @@ ConvDims conv_dims(const ir::Node& n, const ir::TensorType& a, const ir::TensorT
       check_nhwc(a, op, "input");
       if (b.rank() != 4 || !is_static(b))
         throw ShapeError(fmt::format("{}: the filter must be static (height, width, in channels, out channels), got {}",
-                                     op, ir::type_str(b)));
+                                     op, ir::shape_str(b.shape)));
       d.H = a.shape[1].size, d.W = a.shape[2].size, d.C = a.shape[3].size;
       d.KH = b.shape[0].size, d.KW = b.shape[1].size, d.F = b.shape[3].size;
       if (b.shape[2].size != d.C)
         throw ShapeError(fmt::format("{}: channel mismatch: the input {} has {} channels, the filter {} expects {}", op,
-                                     ir::type_str(a), d.C, ir::type_str(b), b.shape[2].size));
+                                     ir::shape_str(a.shape), d.C, ir::shape_str(b.shape), b.shape[2].size));
       break;
     }
     case ir::Op::Conv2DGradInput: {  // (g, w), attrs.shape = input {H, W}
       check_nhwc(a, op, "output gradient");
-      if (b.rank() != 4 || !is_static(b)) throw ShapeError(fmt::format("{}: the filter {} must be static rank 4", op, ir::type_str(b)));
+      if (b.rank() != 4 || !is_static(b)) throw ShapeError(fmt::format("{}: the filter {} must be static rank 4", op, ir::shape_str(b.shape)));
       if (n.attrs.shape.size() != 2 || !n.attrs.shape[0].is_static() || !n.attrs.shape[1].is_static())
         throw ShapeError(fmt::format("{} takes shape = [height, width] of the input it differentiates", op));
       d.H = n.attrs.shape[0].size, d.W = n.attrs.shape[1].size;
       d.KH = b.shape[0].size, d.KW = b.shape[1].size, d.C = b.shape[2].size, d.F = b.shape[3].size;
       if (a.shape[3].size != d.F)
         throw ShapeError(fmt::format("{}: the gradient {} has {} channels, the filter {} has {} outputs", op,
-                                     ir::type_str(a), a.shape[3].size, ir::type_str(b), d.F));
+                                     ir::shape_str(a.shape), a.shape[3].size, ir::shape_str(b.shape), d.F));
       break;
     }
     case ir::Op::Conv2DGradFilter: {  // (x, g), attrs.shape = filter {KH, KW}
@@ -74,10 +74,10 @@ ConvDims conv_dims(const ir::Node& n, const ir::TensorType& a, const ir::TensorT
   const ir::TensorType& g = n.op == ir::Op::Conv2D ? a : (n.op == ir::Op::Conv2DGradInput ? a : b);
   if (n.op != ir::Op::Conv2D && (g.shape[1].size != d.OH || g.shape[2].size != d.OW))
     throw ShapeError(fmt::format("{}: the output gradient {} should be {}x{} spatially for a {}x{} input", op,
-                                 ir::type_str(g), d.OH, d.OW, d.H, d.W));
+                                 ir::shape_str(g.shape), d.OH, d.OW, d.H, d.W));
   if (n.op == ir::Op::Conv2DGradFilter && a.shape[0] != b.shape[0])
-    throw ShapeError(fmt::format("{}: batch of the input {} and of the gradient {} differ", op, ir::type_str(a),
-                                 ir::type_str(b)));
+    throw ShapeError(fmt::format("{}: batch of the input {} and of the gradient {} differ", op, ir::shape_str(a.shape),
+                                 ir::shape_str(b.shape)));
   return d;
 }
 
@@ -88,8 +88,8 @@ ConvDims conv_dims(const ir::Node& n, std::span<const ir::TensorType> in) { retu
 ir::TensorType Conv::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
   const ConvDims d = conv_dims(n, in);
   if (in[0].dtype != in[1].dtype)
-    throw ShapeError(fmt::format("{}: operand dtypes differ ({} and {})", ir::op_name(n.op), ir::type_str(in[0]),
-                                 ir::type_str(in[1])));
+    throw ShapeError(fmt::format("{}: operand dtypes differ ({} and {})", ir::op_name(n.op), ir::shape_str(in[0].shape),
+                                 ir::shape_str(in[1].shape)));
   switch (n.op) {
     case ir::Op::Conv2D: return {in[0].dtype, {in[0].shape[0], d.OH, d.OW, d.F}};
     case ir::Op::Conv2DGradInput: return {in[0].dtype, {in[0].shape[0], d.H, d.W, d.C}};

@@ -61,7 +61,7 @@ PoolDims pool_dims(const ir::Node& n, std::span<const ir::TensorType> in) {
   const auto expect = [&](const ir::TensorType& t, int64_t h, int64_t w, const char* what) {
     if (t.rank() != 4 || t.shape[1] != ir::Dim(h) || t.shape[2] != ir::Dim(w) || t.shape[3] != ir::Dim(d.C) ||
         t.shape[0] != first.shape[0])
-      throw ShapeError(fmt::format("{}: the {} {} should be [{},{},{},{}]", op, what, ir::type_str(t),
+      throw ShapeError(fmt::format("{}: the {} {} should be [{},{},{},{}]", op, what, ir::shape_str(t.shape),
                                    first.shape[0].str(), h, w, d.C));
   };
   if (n.op == ir::Op::MaxPool2DGrad) expect(in[1], d.OH, d.OW, "output gradient");

@@ -36,20 +36,21 @@ Window2D window_of(const ir::Attrs& a, int64_t kh, int64_t kw, const std::string
 std::pair<int64_t, int64_t> window_output(const Window2D& w, int64_t h, int64_t wd, const std::string& op) {
   const int64_t eh = (w.kh - 1) * w.dh + 1, ew = (w.kw - 1) * w.dw + 1;
   if (eh > h + w.pt + w.pb || ew > wd + w.pl + w.pr)
-    throw ShapeError(fmt::format("{}: window {}x{} (spanning {}x{} with dilation {}x{}) is larger than the padded "
-                                 "input {}x{} ({}x{} plus padding)",
-                                 op, w.kh, w.kw, eh, ew, w.dh, w.dw, h + w.pt + w.pb, wd + w.pl + w.pr, h, wd));
+    throw ShapeError(fmt::format("{}: window {}x{}{} is larger than the padded input {}x{} ({}x{} plus padding {})",
+                                 op, w.kh, w.kw,
+                                 w.dh > 1 || w.dw > 1 ? fmt::format(" (spanning {}x{} with dilation {}x{})", eh, ew, w.dh, w.dw) : "",
+                                 h + w.pt + w.pb, wd + w.pl + w.pr, h, wd, fmt::format("{},{},{},{}", w.pt, w.pb, w.pl, w.pr)));
   return {w.out_h(h), w.out_w(wd)};
 }
 
 void check_nhwc(const ir::TensorType& t, const std::string& op, const char* what) {
   if (t.rank() != 4)
     throw ShapeError(fmt::format("{}: the {} must have rank 4 (batch, height, width, channels), got {}", op, what,
-                                 ir::type_str(t)));
+                                 ir::shape_str(t.shape)));
   for (int a = 1; a < 4; ++a)
     if (!t.shape[a].is_static())
       throw ShapeError(fmt::format("{}: the {} {} must have static height, width and channels", op, what,
-                                   ir::type_str(t)));
+                                   ir::shape_str(t.shape)));
 }
 
 }  // namespace brine::ops
