@@ -33,22 +33,8 @@ int main(int argc, char** argv) {
   history.write_csv(out_dir + "/mlp_digits_history.csv");
   history.write_json(out_dir + "/mlp_digits_history.json");
 
-  const auto score = trainer.evaluate(test.x, test.y);
-  fmt::print("held-out test: loss {:.4f}, accuracy {:.2f}% ({} steps)\n", score.at("loss"), 100 * score.at("accuracy"),
-             trainer.steps());
-  const std::string ckpt = out_dir + "/mlp_digits.safetensors";
-  trainer.save(ckpt);
-
-  brine::Trainer reloaded(build(), "sparse_categorical_crossentropy", brine::Optimizer::adam(0.005), true);
-  reloaded.load(ckpt);
-  const auto again = reloaded.evaluate(test.x, test.y);
-  fmt::print("reloaded from {}: accuracy {:.2f}%\n", ckpt, 100 * again.at("accuracy"));
-  if (again.at("accuracy") != score.at("accuracy") || again.at("loss") != score.at("loss")) {
-    fmt::print(stderr, "the reloaded model scores differently\n");
-    return 1;
-  }
-  if (score.at("accuracy") < 0.95) {
-    fmt::print(stderr, "accuracy below the 95% target\n");
-    return 1;
-  }
+  return score_save_reload(
+      trainer,
+      [&] { return brine::Trainer(build(), "sparse_categorical_crossentropy", brine::Optimizer::adam(0.005), true); },
+      test, out_dir + "/mlp_digits.safetensors", 0.95);
 }

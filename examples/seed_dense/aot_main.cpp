@@ -1,6 +1,6 @@
 // seed_dense, ahead of time: the kernels were compiled at build time into the
 // seed_dense library; this program links neither libHalide nor LLVM.
-#include "batch.h"
+#include "example_batch.h"
 #include "seed_dense.h"
 
 int main() {

@@ -1,6 +1,6 @@
 // seed_dense, just in time: build the model with the DSL, compile it in
 // process, run it on the example batch.
-#include "batch.h"
+#include "example_batch.h"
 #include "brine.h"
 
 int main() {

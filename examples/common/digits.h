@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
+#include "train/trainer.h"
 #include "runtime/tensor.h"
 
 inline const char* kDigitsPath = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
@@ -72,4 +75,29 @@ inline std::pair<Digits, Digits> split(const Digits& d, double test_fraction, ui
     return s;
   };
   return {take(n_test, n), take(0, n_test)};
+}
+
+// The end of both digits examples: score the held-out set, save a
+// checkpoint, reload it into a fresh trainer (from `build`) and check that
+// it scores the same, and that the accuracy reaches `target`. Returns the
+// process exit code.
+inline int score_save_reload(brine::Trainer& trainer, const std::function<brine::Trainer()>& fresh, const Digits& test,
+                             const std::string& ckpt, double target) {
+  const auto score = trainer.evaluate(test.x, test.y);
+  fmt::print("held-out test: loss {:.4f}, accuracy {:.2f}% ({} steps)\n", score.at("loss"), 100 * score.at("accuracy"),
+             trainer.steps());
+  trainer.save(ckpt);
+  brine::Trainer reloaded = fresh();
+  reloaded.load(ckpt);
+  const auto again = reloaded.evaluate(test.x, test.y);
+  fmt::print("reloaded from {}: accuracy {:.2f}%\n", ckpt, 100 * again.at("accuracy"));
+  if (again.at("accuracy") != score.at("accuracy") || again.at("loss") != score.at("loss")) {
+    fmt::print(stderr, "the reloaded model scores differently\n");
+    return 1;
+  }
+  if (score.at("accuracy") < target) {
+    fmt::print(stderr, "accuracy below the {:.0f}% target\n", 100 * target);
+    return 1;
+  }
+  return 0;
 }
