@@ -218,6 +218,54 @@ Halide::Func Conv::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   return out;
 }
 
+namespace {
+
+// The filter gradient (f, c, kx, ky) sums over every pixel of the batch: a
+// small output and a long reduction. The pixels are walked a row at a time,
+// outermost (rfactor splits the sum into rows, each summed into the
+// output): each input and gradient row is read from memory once per ky and
+// reused from cache by every kx and channel tile, and within a row a tile
+// of four vectors of f by a few c accumulates in registers. One register
+// tile over the whole batch instead streamed the batch from memory once per
+// tile (8.2 ms for conv3x3_64_56_b8; this: see docs/scheduling.md).
+void schedule_filter_gradient(codegen::ScheduleCtx& s, Halide::Func acc, const std::vector<Halide::RVar>& r,
+                              int lanes, int vecs) {
+  using namespace Halide;
+  const auto& st = s.lower.stages.at(s.anchor.id);
+  Var f = s.out_vars[3], c = s.out_vars[2], kx = s.out_vars[1], ky = s.out_vars[0];
+  const int64_t C = s.anchor.type.shape[2].size;
+  const int tc = static_cast<int>(std::min<int64_t>(C, vecs >= 4 ? 6 : vecs == 3 ? 8 : 12));
+  const bool big = s.anchor.type.shape[0].size * s.anchor.type.shape[1].size * C * s.anchor.type.shape[3].size >= 4096;
+  s.out.vectorize(f, lanes, TailStrategy::GuardWithIf);
+  if (big) s.out.parallel(ky);
+  acc.compute_root().vectorize(f, lanes, TailStrategy::GuardWithIf);
+  Var row("row"), img("img"), co("co"), ci("ci"), half("half"), task("task");
+  Func part = acc.update().rfactor({{r[1], row}, {r[2], img}});
+  // Threads take (ky, half of the channels): 3 x 2 tasks balance on two
+  // threads where ky alone (3) left one idle a third of the time.
+  const int64_t halves = C % 2 == 0 && C >= 2 * tc ? 2 : 1;
+  // Channel tiles that divide the half exactly: guarded tails cost more
+  // than the smaller tile (6 with tails: 11.2 ms; 4: see below).
+  int tcx = tc;
+  while (tcx > 1 && (C / halves) % tcx != 0) --tcx;
+  acc.update()
+      .split(c, half, c, static_cast<int>((C + halves - 1) / halves), TailStrategy::GuardWithIf)
+      .split(c, co, ci, tcx, TailStrategy::GuardWithIf)
+      .reorder(f, ci, co, kx, r[1], r[2], half, ky)
+      .fuse(half, ky, task)
+      .vectorize(f, lanes, TailStrategy::GuardWithIf)
+      .unroll(ci);
+  if (big) acc.update().parallel(task);
+  part.compute_at(acc, co).vectorize(f, lanes, TailStrategy::GuardWithIf).unroll(f).unroll(c);
+  part.update().reorder(f, c, r[0]).vectorize(f, lanes, TailStrategy::GuardWithIf).unroll(f).unroll(c);
+  if (st.size() > 1) {  // the padded input: the row being read, made per row
+    Func xp = st[1];
+    xp.compute_at(acc, r[1]).vectorize(xp.args()[0], std::min<int>(lanes, static_cast<int>(C)), TailStrategy::GuardWithIf);
+  }
+}
+
+}  // namespace
+
 // THE SCHEDULE: a register tile of up to four vectors along the output's
 // channels by a few pixels (or, for the filter gradient, input channels),
 // accumulated over the whole window in registers and stored once with the
@@ -240,6 +288,10 @@ void Conv::schedule(codegen::ScheduleCtx& s) {
   std::vector<RVar> r;
   for (const auto& rv : acc.update().get_schedule().rvars()) r.push_back(RVar(rv.var));
 
+  if (s.anchor.op == ir::Op::Conv2DGradFilter) {
+    schedule_filter_gradient(s, acc, r, lanes, vecs);
+    return;
+  }
   s.out.tile(ch, px, cho, pxo, chi, pxi, tn, tp, TailStrategy::ShiftInwards).vectorize(chi, lanes).unroll(pxi);
   s.out.fuse(py, b, row);
   // Enough work per call to pay for the thread pool (as for matmul).
@@ -248,15 +300,6 @@ void Conv::schedule(codegen::ScheduleCtx& s) {
   acc.compute_at(s.out, cho).vectorize(ch, lanes).unroll(ch).unroll(px);
   acc.update().reorder(ch, px, r[0], r[1], r[2]).vectorize(ch, lanes).unroll(ch).unroll(px);
 
-  if (s.anchor.op == ir::Op::Conv2DGradFilter) {
-    // Output (f, c, kx, ky): the reduction runs over every pixel of the
-    // batch; the padded input is made once, in parallel rows.
-    if (st.size() > 1) {
-      Func xp = st[1];
-      xp.compute_root().parallel(xp.args()[3]).vectorize(xp.args()[0], lanes, TailStrategy::GuardWithIf);
-    }
-    return;
-  }
   if (s.anchor.op == ir::Op::Conv2DGradInput) {
     Func(st[2]).compute_root();  // the transposed filter: small, made once per call
     Func(st[1]).compute_at(s.out, row).vectorize(st[1].args()[0], lanes, TailStrategy::GuardWithIf);
@@ -292,7 +335,9 @@ std::vector<OpSample> Conv::samples(ir::Op op) {
     default:
       return {{"3x3 valid", {{"N", 6, 7, 3}, {"N", 4, 5, 5}}, attrs({}, {}, {}, {3, 3})},
               {"3x3 same, stride 2", {{"N", 7, 6, 3}, {"N", 4, 3, 7}}, attrs({2, 2}, {}, {1, 1, 0, 1}, {3, 3})},
-              {"2x2 dilation 2, 17 outputs", {{"N", 5, 5, 2}, {"N", 3, 3, 17}}, attrs({}, {2, 2}, {}, {2, 2})}};
+              {"2x2 dilation 2, 17 outputs", {{"N", 5, 5, 2}, {"N", 3, 3, 17}}, attrs({}, {2, 2}, {}, {2, 2})},
+              {"3x3 same, 16 -> 32 channels (threads, channel halves)", {{"N", 4, 5, 16}, {"N", 4, 5, 32}},
+               attrs({}, {}, {1, 1, 1, 1}, {3, 3})}};
   }
 }
 

@@ -112,7 +112,24 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
   Func acc = s.lower.stages.at(s.anchor.id)[0];
   const int rank = static_cast<int>(s.out_vars.size());
   if (rank == 0) {
+    // A whole tensor to one number (a loss): serial scalar code took 3.1 ms
+    // for 1.6M elements. Partial sums instead, one vector of them per chunk
+    // of the outermost axis (chunks in parallel), summed at the end.
     acc.compute_root();
+    const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
+    const int v = s.vector_width;
+    const ir::Dim& inner = in_shape.back();
+    std::vector<RVar> r;
+    for (const auto& rv : acc.update().get_schedule().rvars()) r.push_back(RVar(rv.var));
+    if (in_shape.size() >= 2 && inner.is_static() && inner.size % v == 0) {
+      RVar ro("ro"), ri("ri");
+      Var lane("lane"), part("part");
+      Func partial = acc.update().split(r[0], ro, ri, v).rfactor({{ri, lane}, {r.back(), part}});
+      partial.compute_root().vectorize(lane);
+      Expr total = 1;
+      for (const ir::Dim& d : in_shape) total = total * s.lower.extent(d);
+      partial.update().vectorize(lane).specialize(total >= (1 << 16)).parallel(part);
+    }
     return;
   }
   // A short static output row (the 8 bias gradients of a conv or Dense on an
