@@ -1,4 +1,4 @@
-// The dense workloads of BENCHMARKS.md, as DSL models. The benchmark JIT-
+// The dense and convolution workloads of BENCHMARKS.md, as DSL models. The benchmark JIT-
 // compiles them and brine_add_model(... FUNCTION ...) AOT-compiles them.
 #include "brine.h"
 
@@ -24,4 +24,24 @@ brine::Model seed_dense_model() {
   auto flat = Flatten()(hidden);
   auto out = Dense(2)(flat);
   return Model({inp}, {out}, "seed_dense");
+}
+
+// seed_conv_b64: the guide's Conv2D example.
+brine::Model seed_conv_model() {
+  using namespace brine;
+  reset_layer_names();
+  auto inp = Input({32, 32, 3});
+  auto conv = Conv2D(8, 3, {.activation = "relu"})(inp);
+  auto flat = Flatten()(conv);
+  auto out = Dense(2, "softmax")(flat);
+  return Model({inp}, {out}, "seed_conv");
+}
+
+// conv3x3_64_56_b8: one ResNet-style 3x3 convolution, "same", relu.
+brine::Model conv3x3_model() {
+  using namespace brine;
+  reset_layer_names();
+  auto inp = Input({56, 56, 64});
+  auto out = Conv2D(64, 3, {.padding = "same", .activation = "relu"})(inp);
+  return Model({inp}, {out}, "conv3x3");
 }
