@@ -161,6 +161,7 @@ std::vector<OpSample> Reduce::samples(ir::Op) {
   return {{"last axis", {{"N", 17}}, last},
           {"batch axis, keepdims", {{"N", 33}}, first_keep},
           {"all axes", {{"N", 3, 5}}, all},
+          {"all axes, rows of 16 (parallel vector partial sums)", {{"N", 3, 16}}, all},
           {"middle axis", {{"N", 15, 17}}, middle}};
 }
 
