@@ -9,6 +9,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "onednn_steps.h"
+
 namespace bench {
 
 namespace {
@@ -74,21 +76,17 @@ class OneDnnChain : public DenseChain {
   }
   void run(const float* x) override {
     input_.set_data_handle(const_cast<float*>(x));
-    for (auto& s : steps_) s.p.execute(stream_, s.args);
+    execute(steps_, stream_);
     stream_.wait();
   }
   const float* output() const override { return static_cast<const float*>(out_.get_data_handle()); }
   size_t bytes() const override { return bytes_; }
 
  private:
-  struct Step {
-    dnnl::primitive p;
-    std::unordered_map<int, memory> args;
-  };
   dnnl::engine eng_;
   dnnl::stream stream_;
   memory input_, out_;
-  std::vector<Step> steps_;
+  std::vector<OneDnnStep> steps_;
   size_t bytes_ = 0;
 };
 
@@ -251,7 +249,7 @@ class OneDnnTraining : public DenseChainTraining {
   }
   void run(const float* x) override {
     input_.set_data_handle(const_cast<float*>(x));
-    for (auto& s : fwd_) s.p.execute(stream_, s.args);
+    execute(fwd_, stream_);
     if (target_) {  // d mse / d y = 2 (y - t) / (M N)
       stream_.wait();
       const size_t n = layers_.back().M * layers_.back().N;
@@ -259,7 +257,7 @@ class OneDnnTraining : public DenseChainTraining {
       float* d = static_cast<float*>(loss_grad_.get_data_handle());
       for (size_t i = 0; i < n; ++i) d[i] = 2.f * (y[i] - target_[i]) / static_cast<float>(n);
     }
-    for (auto& s : bwd_) s.p.execute(stream_, s.args);
+    execute(bwd_, stream_);
     stream_.wait();
     if (target_)
       for (auto& u : updates_) {
@@ -282,10 +280,6 @@ class OneDnnTraining : public DenseChainTraining {
     return {p, p + d.K * d.N};
   }
 
-  struct Step {
-    dnnl::primitive p;
-    std::unordered_map<int, dnnl::memory> args;
-  };
   dnnl::engine eng_;
   dnnl::stream stream_;
   dnnl::memory out_, loss_grad_;
@@ -298,7 +292,7 @@ class OneDnnTraining : public DenseChainTraining {
   };
   std::vector<Update> updates_;
   dnnl::memory input_;
-  std::vector<Step> fwd_, bwd_;
+  std::vector<OneDnnStep> fwd_, bwd_;
   std::vector<dnnl::memory> dw_;
   size_t bytes_ = 0;
 };

@@ -4,8 +4,8 @@
 
 #include <cstring>
 #include <optional>
-#include <stdexcept>
-#include <unordered_map>
+
+#include "onednn_steps.h"
 
 namespace bench {
 
@@ -122,8 +122,8 @@ class OneDnnConvNet : public ConvNet {
 
   void run(const float* x) override {
     input_.set_data_handle(const_cast<float*>(x));
-    for (auto& st : fwd_) st.p.execute(stream_, st.args);
-    for (auto& st : bwd_) st.p.execute(stream_, st.args);
+    execute(fwd_, stream_);
+    execute(bwd_, stream_);
     stream_.wait();
   }
 
@@ -144,15 +144,11 @@ class OneDnnConvNet : public ConvNet {
   size_t bytes() const override { return bytes_; }
 
  private:
-  struct Step {
-    dnnl::primitive p;
-    std::unordered_map<int, memory> args;
-  };
   dnnl::engine eng_;
   dnnl::stream stream_;
   ConvNetSpec s_;
   memory input_, out_, conv_grad_, head_grad_;
-  std::vector<Step> fwd_, bwd_;
+  std::vector<OneDnnStep> fwd_, bwd_;
   size_t bytes_ = 0;
   bool training_ = false;
 };

@@ -26,7 +26,6 @@
 #include "brine.h"
 #include "engines.h"
 #include "harness.h"
-#include "ir/autodiff.h"
 
 brine::Model mlp_model();
 brine::Model seed_dense_model();
@@ -34,42 +33,12 @@ brine::Model seed_dense_model();
 namespace {
 
 using bench::Prepared;
+using bench::brine_aot;
+using bench::brine_jit;
 using bench::floats;
 using bench::prepare;
 using bench::random_input;
 using bench::run_workload;
-
-template <typename Model>
-Prepared brine_aot(const std::string& w, const std::string& engine, double gflop, const brine::Tensor& x) {
-  return prepare(w, engine, gflop, [&](Prepared& p) {
-    struct State {
-      Model model;
-      brine::Tensor x, y;
-    };
-    auto st = std::make_shared<State>();
-    st->x = x;
-    p.run = [st] {
-      if (brine::Status s = st->model.forward(st->x, st->y); !s) throw brine::Error(s.message);
-    };
-    p.output = [st] { return floats(st->y); };
-    p.bytes = [st] { return st->model.param_bytes() + st->model.arena_bytes() + st->x.bytes() + st->y.bytes(); };
-    p.state = st;
-  });
-}
-
-Prepared brine_jit(const std::string& w, double gflop, const brine::Model& m, const brine::Tensor& x) {
-  return prepare(w, "brine JIT (tuned)", gflop, [&](Prepared& p) {
-    struct State {
-      brine::Executable exe;
-      std::vector<brine::Tensor> in, out;
-    };
-    auto st = std::make_shared<State>(State{brine::compile(m), {x}, std::vector<brine::Tensor>(1)});
-    p.run = [st] { st->exe.forward(st->in, st->out); };
-    p.output = [st] { return floats(st->out[0]); };
-    p.bytes = [st] { return st->exe.param_bytes() + st->exe.arena_bytes() + st->in[0].bytes() + st->out[0].bytes(); };
-    p.state = st;
-  });
-}
 
 Prepared baseline(const std::string& w, const std::string& engine, double gflop,
                   const std::vector<bench::DenseLayer>& layers, const brine::Tensor& x) {
@@ -82,37 +51,6 @@ Prepared baseline(const std::string& w, const std::string& engine, double gflop,
     p.bytes = [chain, x] { return chain->bytes() + x.bytes(); };
     p.state = chain;
   });
-}
-
-// Forward+backward: brine's backward graph for loss = sum(outputs), JIT
-// compiled; the output compared is every layer's kernel gradient in a row.
-Prepared brine_backward(const std::string& w, const std::string& schedule, double gflop, const brine::Model& m,
-                        const brine::Tensor& x, size_t layers) {
-  return prepare(w, "brine JIT " + schedule, gflop, [&](Prepared& p) {
-    struct State {
-      brine::Executable exe;
-      std::vector<brine::Tensor> in, out;
-    };
-    brine::CompileOptions o;
-    o.schedule = schedule;
-    const brine::ir::Graph back = brine::ir::differentiate_sum_of_outputs(m.graph());
-    auto st = std::make_shared<State>(State{brine::compile(back, o), {x}, std::vector<brine::Tensor>(back.outputs.size())});
-    p.run = [st] { st->exe.forward(st->in, st->out); };
-    p.output = [st, layers] {
-      std::vector<float> all;
-      for (size_t l = 0; l < layers; ++l) {
-        const auto v = floats(st->out[1 + 2 * l]);  // outputs: loss, then kernel, bias per layer
-        all.insert(all.end(), v.begin(), v.end());
-      }
-      return all;
-    };
-    p.bytes = [st] {
-      size_t n = st->exe.param_bytes() + st->exe.arena_bytes() + st->in[0].bytes();
-      for (const auto& t : st->out) n += t.bytes();
-      return n;
-    };
-    p.state = st;
-  }, "forward+backward");
 }
 
 Prepared onednn_backward(const std::string& w, double gflop, const std::vector<bench::DenseLayer>& layers,
@@ -185,7 +123,7 @@ std::vector<Prepared> standard_engines(const std::string& w, double gflop, const
   e.push_back(baseline(w, "oneDNN", gflop, layers, x));
   e.push_back(baseline(w, "OpenBLAS (SkylakeX)", gflop, layers, x));
   e.push_back(brine_aot<Tuned>(w, "brine AOT tuned", gflop, x));
-  e.push_back(brine_jit(w, gflop, model, x));
+  e.push_back(brine_jit(w, "brine JIT (tuned)", gflop, model, x, false));
   e.push_back(brine_aot<Naive>(w, "brine AOT naive", gflop, x));
   return e;
 }
@@ -200,7 +138,7 @@ void add_training_workloads(Workloads& workloads, const std::string& w, const st
   const double gflop = training_gflop(layers);
   std::vector<Prepared> backward;
   backward.push_back(onednn_backward(w, gflop, layers, x));
-  for (const char* s : {"tuned", "naive"}) backward.push_back(brine_backward(w, s, gflop, model, x, layers.size()));
+  for (const char* s : {"tuned", "naive"}) backward.push_back(brine_jit(w, std::string("brine JIT ") + s, gflop, model, x, true, s));
   workloads.emplace_back(w, std::move(backward));
   const brine::Tensor target = random_input({layers.back().M, layers.back().N});
   std::vector<Prepared> steps;

@@ -14,6 +14,7 @@
 
 #include "brine.h"
 #include "harness.h"
+#include "ir/autodiff.h"
 
 namespace bench {
 
@@ -79,6 +80,62 @@ inline brine::Tensor random_input(std::vector<int64_t> shape) {
     v = static_cast<float>((s >> 40) * 0x1.0p-24);
   }
   return x;
+}
+
+
+// A generated library's Model class (AOT), forward.
+template <typename Model>
+Prepared brine_aot(const std::string& w, const std::string& engine, double gflop, const brine::Tensor& x) {
+  return prepare(w, engine, gflop, [&](Prepared& p) {
+    struct State {
+      Model model;
+      brine::Tensor x, y;
+    };
+    auto st = std::make_shared<State>();
+    st->x = x;
+    p.run = [st] {
+      if (brine::Status s = st->model.forward(st->x, st->y); !s) throw brine::Error(s.message);
+    };
+    p.output = [st] { return floats(st->y); };
+    p.bytes = [st] { return st->model.param_bytes() + st->model.arena_bytes() + st->x.bytes() + st->y.bytes(); };
+    p.state = st;
+  });
+}
+
+// The JIT: the model's forward, or with `backward` its backward graph for
+// loss = sum(outputs), whose output compared is every kernel gradient in a
+// row (outputs named ".../kernel", in the model's parameter order).
+inline Prepared brine_jit(const std::string& w, const std::string& engine, double gflop, const brine::Model& m,
+                          const brine::Tensor& x, bool backward, const std::string& schedule = "tuned") {
+  return prepare(w, engine, gflop, [&](Prepared& p) {
+    struct State {
+      brine::Executable exe;
+      std::vector<brine::Tensor> in, out;
+      std::vector<size_t> kernels;
+    };
+    brine::CompileOptions o;
+    o.schedule = schedule;
+    const brine::ir::Graph g = backward ? brine::ir::differentiate_sum_of_outputs(m.graph()) : m.graph();
+    auto st = std::make_shared<State>(State{brine::compile(g, o), {x}, std::vector<brine::Tensor>(g.outputs.size()), {}});
+    for (size_t i = 0; i < g.outputs.size(); ++i)
+      if (g.outputs[i].name.ends_with("/kernel")) st->kernels.push_back(i);
+    p.run = [st] { st->exe.forward(st->in, st->out); };
+    p.output = [st, backward] {
+      if (!backward) return floats(st->out[0]);
+      std::vector<float> all;
+      for (size_t i : st->kernels) {
+        const auto v = floats(st->out[i]);
+        all.insert(all.end(), v.begin(), v.end());
+      }
+      return all;
+    };
+    p.bytes = [st] {
+      size_t n = st->exe.param_bytes() + st->exe.arena_bytes() + st->in[0].bytes();
+      for (const auto& t : st->out) n += t.bytes();
+      return n;
+    };
+    p.state = st;
+  }, backward ? "forward+backward" : "forward");
 }
 
 }  // namespace bench

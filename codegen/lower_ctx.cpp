@@ -28,6 +28,12 @@ std::string func_name(const ir::Node& n, const char* suffix) {
   return std::string(ir::op_name(n.op)) + suffix + "_" + std::to_string(n.id);
 }
 
+std::vector<RVar> update_rvars(const Func& f) {
+  std::vector<RVar> r;
+  for (const auto& rv : Func(f).update().get_schedule().rvars()) r.push_back(RVar(rv.var));
+  return r;
+}
+
 Expr LowerCtx::extent(const ir::Dim& d) const {
   if (d.is_static()) return Expr(static_cast<int>(d.size));
   auto it = symbol_extents.find(d.sym);

@@ -136,11 +136,11 @@ AveragePooling2D::AveragePooling2D(Size2 pool_size, std::optional<Size2> strides
                    loc) {}
 
 GlobalAveragePooling2D::GlobalAveragePooling2D(bool keepdims, std::string name, Loc loc)
-    : GlobalAveragePooling2D("GlobalAveragePooling2D", keepdims, std::move(name), loc) {}
+    : GlobalAveragePooling2D("GlobalAveragePooling2D", ir::Op::ReduceMean, keepdims, std::move(name), loc) {}
 
-GlobalAveragePooling2D::GlobalAveragePooling2D(const char* type, bool keepdims, std::string name,
+GlobalAveragePooling2D::GlobalAveragePooling2D(const char* type, ir::Op op, bool keepdims, std::string name,
                                                const std::source_location& loc)
-    : Layer(type, std::move(name), loc), keepdims_(keepdims) {}
+    : Layer(type, std::move(name), loc), op_(op), keepdims_(keepdims) {}
 
 Expr GlobalAveragePooling2D::operator()(const Expr& x, Loc) const {
   if (!x.defined()) fail("the input tensor is undefined");
@@ -150,11 +150,11 @@ Expr GlobalAveragePooling2D::operator()(const Expr& x, Loc) const {
   ir::Attrs a;
   a.axes = {1, 2};
   a.keepdims = keepdims_;
-  return node(type_ == "GlobalMaxPooling2D" ? ir::Op::ReduceMax : ir::Op::ReduceMean, {x}, a);
+  return node(op_, {x}, a);
 }
 
 GlobalMaxPooling2D::GlobalMaxPooling2D(bool keepdims, std::string name, Loc loc)
-    : GlobalAveragePooling2D("GlobalMaxPooling2D", keepdims, std::move(name), loc) {}
+    : GlobalAveragePooling2D("GlobalMaxPooling2D", ir::Op::ReduceMax, keepdims, std::move(name), loc) {}
 
 // ------------------------------------------------------------------ ZeroPadding2D
 

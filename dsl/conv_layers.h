@@ -97,7 +97,9 @@ class GlobalAveragePooling2D : public Layer {
   Expr operator()(const Expr& x, BRINE_HERE) const;
 
  protected:
-  GlobalAveragePooling2D(const char* type, bool keepdims, std::string name, const std::source_location& loc);
+  GlobalAveragePooling2D(const char* type, ir::Op op, bool keepdims, std::string name,
+                         const std::source_location& loc);
+  ir::Op op_;
   bool keepdims_;
 };
 

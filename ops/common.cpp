@@ -42,4 +42,14 @@ int64_t ref_elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
+std::vector<ir::TensorType> ref_types(std::span<const RefTensor* const> in) {
+  std::vector<ir::TensorType> types;
+  for (const RefTensor* r : in) {
+    ir::TensorType t{DType::F64, {}};
+    for (int64_t s : r->shape) t.shape.push_back(s);
+    types.push_back(std::move(t));
+  }
+  return types;
+}
+
 }  // namespace brine::ops

@@ -99,12 +99,7 @@ ir::TensorType Conv::infer(const ir::Node& n, std::span<const ir::TensorType> in
 
 RefTensor Conv::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
   const RefTensor &a = *in[0], &b = *in[1];
-  const auto type = [](const RefTensor& t) {
-    ir::TensorType r{DType::F64, {}};
-    for (int64_t s : t.shape) r.shape.push_back(s);
-    return r;
-  };
-  const ConvDims d = conv_dims(n, type(a), type(b));
+  const ConvDims d = conv_dims(n, ref_types(in));
   const Window2D& w = d.win;
   const int64_t N = a.shape[0];
   RefTensor out;
@@ -285,8 +280,7 @@ void Conv::schedule(codegen::ScheduleCtx& s) {
   const int tp = static_cast<int>(std::min<int64_t>(PX, vecs >= 4 ? 6 : vecs == 3 ? 8 : 12));
   Var ch = s.out_vars[3], px = s.out_vars[2], py = s.out_vars[1], b = s.out_vars[0];
   Var cho("cho"), pxo("pxo"), chi("chi"), pxi("pxi"), row("row");
-  std::vector<RVar> r;
-  for (const auto& rv : acc.update().get_schedule().rvars()) r.push_back(RVar(rv.var));
+  const std::vector<RVar> r = codegen::update_rvars(acc);
 
   if (s.anchor.op == ir::Op::Conv2DGradFilter) {
     schedule_filter_gradient(s, acc, r, lanes, vecs);
@@ -311,14 +305,7 @@ void Conv::schedule(codegen::ScheduleCtx& s) {
 
 std::vector<OpSample> Conv::samples(ir::Op op) {
   const auto attrs = [](std::vector<int64_t> strides, std::vector<int64_t> dilation, std::vector<int64_t> pads,
-                        ir::Shape shape = {}) {
-    ir::Attrs a;
-    a.strides = std::move(strides);
-    a.dilation = std::move(dilation);
-    a.pads = std::move(pads);
-    a.shape = std::move(shape);
-    return a;
-  };
+                        ir::Shape shape = {}) { return window_attrs({}, strides, dilation, pads, shape); };
   switch (op) {
     case ir::Op::Conv2D:
       return {{"3x3 valid, 3 -> 5 channels", {{"N", 6, 7, 3}, {3, 3, 3, 5}}, attrs({}, {}, {})},

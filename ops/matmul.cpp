@@ -143,7 +143,7 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   const ir::Dim N = s.anchor.type.shape[rank - 1];
   const ir::TensorType& a_type = s.lower.in_type(s.anchor, 0);
   const ir::Dim K = a_type.shape[a_type.rank() - (s.anchor.attrs.transpose_a ? 2 : 1)];
-  RVar k(acc.update().get_schedule().rvars()[0].var);
+  RVar k = codegen::update_rvars(acc)[0];
   const OutputImageParam ob = s.out.output_buffer();
   const Expr M = ob.dim(1).extent();
   Expr rows = M;  // all output rows, batch axes included

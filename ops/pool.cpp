@@ -70,16 +70,6 @@ PoolDims pool_dims(const ir::Node& n, std::span<const ir::TensorType> in) {
   return d;
 }
 
-PoolDims pool_dims(const ir::Node& n, std::span<const RefTensor* const> in) {
-  std::vector<ir::TensorType> t;
-  for (const RefTensor* r : in) {
-    ir::TensorType tt{DType::F64, {}};
-    for (int64_t s : r->shape) tt.shape.push_back(s);
-    t.push_back(tt);
-  }
-  return pool_dims(n, t);
-}
-
 }  // namespace
 
 ir::TensorType Pool::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
@@ -93,7 +83,7 @@ ir::TensorType Pool::infer(const ir::Node& n, std::span<const ir::TensorType> in
 }
 
 RefTensor Pool::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
-  const PoolDims d = pool_dims(n, in);
+  const PoolDims d = pool_dims(n, ref_types(in));
   const Window2D& w = d.win;
   const int64_t N = in[0]->shape[0];
   const auto xi = [&](int64_t b, int64_t y, int64_t x, int64_t c) { return ((b * d.H + y) * d.W + x) * d.C + c; };
@@ -255,14 +245,7 @@ void Pool::schedule(codegen::ScheduleCtx& s) {
 
 std::vector<OpSample> Pool::samples(ir::Op op) {
   const auto attrs = [](std::vector<int64_t> window, std::vector<int64_t> strides, std::vector<int64_t> pads,
-                        ir::Shape shape = {}) {
-    ir::Attrs a;
-    a.window = std::move(window);
-    a.strides = std::move(strides);
-    a.pads = std::move(pads);
-    a.shape = std::move(shape);
-    return a;
-  };
+                        ir::Shape shape = {}) { return window_attrs(window, strides, {}, pads, shape); };
   switch (op) {
     case ir::Op::Pad2D:
       return {{"pads 1,2,0,3", {{"N", 3, 4, 5}}, attrs({}, {}, {1, 2, 0, 3})}};

@@ -118,10 +118,8 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
     acc.compute_root();
     const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
     const int v = s.vector_width;
-    const ir::Dim& inner = in_shape.back();
-    std::vector<RVar> r;
-    for (const auto& rv : acc.update().get_schedule().rvars()) r.push_back(RVar(rv.var));
-    if (in_shape.size() >= 2 && inner.is_static() && inner.size % v == 0) {
+    if (in_shape.size() >= 2 && in_shape.back().is_static() && in_shape.back().size % v == 0) {
+      const std::vector<RVar> r = codegen::update_rvars(acc);
       RVar ro("ro"), ri("ri");
       Var lane("lane"), part("part");
       Func partial = acc.update().split(r[0], ro, ri, v).rfactor({{ri, lane}, {r.back(), part}});

@@ -43,5 +43,8 @@ int normalize_axis(int64_t axis, int rank, const char* what);  // throws ShapeEr
 ir::Shape broadcast_shapes(const ir::Shape& a, const ir::Shape& b);  // NumPy rules
 std::vector<int64_t> row_major_strides(const std::vector<int64_t>& shape);
 int64_t ref_elements(const std::vector<int64_t>& shape);
+// The static f64 types of reference tensors, for rules that check shapes
+// the same way in infer and reference.
+std::vector<ir::TensorType> ref_types(std::span<const RefTensor* const> in);
 
 }  // namespace brine::ops

@@ -53,4 +53,15 @@ void check_nhwc(const ir::TensorType& t, const std::string& op, const char* what
                                    ir::shape_str(t.shape)));
 }
 
+ir::Attrs window_attrs(std::vector<int64_t> window, std::vector<int64_t> strides, std::vector<int64_t> dilation,
+                       std::vector<int64_t> pads, ir::Shape shape) {
+  ir::Attrs a;
+  a.window = std::move(window);
+  a.strides = std::move(strides);
+  a.dilation = std::move(dilation);
+  a.pads = std::move(pads);
+  a.shape = std::move(shape);
+  return a;
+}
+
 }  // namespace brine::ops

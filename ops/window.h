@@ -36,4 +36,8 @@ std::pair<int64_t, int64_t> window_output(const Window2D& w, int64_t h, int64_t 
 // An NHWC tensor with static height, width and channels: throws otherwise.
 void check_nhwc(const ir::TensorType& t, const std::string& op, const char* what);
 
+// Attrs of a windowed op, for the op sweep's samples.
+ir::Attrs window_attrs(std::vector<int64_t> window, std::vector<int64_t> strides, std::vector<int64_t> dilation,
+                       std::vector<int64_t> pads, ir::Shape shape = {});
+
 }  // namespace brine::ops

@@ -1,7 +1,7 @@
-// seed_dense, just in time: build the model with the DSL, compile it in
-// process, run it on the example batch.
-#include "example_batch.h"
+// A seed example, just in time: build the example's model (its model.cpp)
+// with the DSL, compile it in process, run it on the example batch.
 #include "brine.h"
+#include "example_batch.h"
 
 int main() {
   brine::Model model = brine_model();
