@@ -13,29 +13,8 @@ brine::Model mlp_model() {
   return Model({x}, {y}, "mlp");
 }
 
-// seed_dense_b4: the layers guide's Dense example (examples/seed_dense).
-brine::Model seed_dense_model() {
-  using namespace brine;
-  reset_layer_names();
-  // One statement per layer: in a nested call C++ constructs the outer layer
-  // first, which would swap the automatic names dense / dense_1.
-  auto inp = Input({32, 32, 3});
-  auto hidden = Dense(8, "relu")(inp);
-  auto flat = Flatten()(hidden);
-  auto out = Dense(2)(flat);
-  return Model({inp}, {out}, "seed_dense");
-}
-
-// seed_conv_b64: the guide's Conv2D example.
-brine::Model seed_conv_model() {
-  using namespace brine;
-  reset_layer_names();
-  auto inp = Input({32, 32, 3});
-  auto conv = Conv2D(8, 3, {.activation = "relu"})(inp);
-  auto flat = Flatten()(conv);
-  auto out = Dense(2, "softmax")(flat);
-  return Model({inp}, {out}, "seed_conv");
-}
+// seed_dense_b4 and seed_conv_b64 are the seed examples' models:
+// examples/seed_dense/model.cpp, examples/seed_conv/model.cpp.
 
 // conv3x3_64_56_b8: one ResNet-style 3x3 convolution, "same", relu.
 brine::Model conv3x3_model() {

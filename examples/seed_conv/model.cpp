@@ -9,8 +9,9 @@
 // which no output uses; it is left out.)
 #include "brine.h"
 
-brine::Model brine_model() {
+brine::Model seed_conv_model() {
   using namespace brine;
+  reset_layer_names();  // canonical names in a process that builds other models too
   auto inp = Input({32, 32, 3});
   auto conv = Conv2D(8, {3, 3}, {.activation = "relu"})(inp);
   auto flat = Flatten()(conv);
