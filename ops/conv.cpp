@@ -138,6 +138,17 @@ namespace {
 
 bool has_padding(const ConvDims& d) { return d.win.pt || d.win.pb || d.win.pl || d.win.pr; }
 
+// Lanes of the row-vectorized filter gradient: a multiple of every vector
+// width (16 f32, 8 f64 lanes on AVX-512).
+constexpr int64_t kRowLanes = 16;
+
+// A filter gradient with fewer output channels than a vector (seed_conv's
+// 8) vectorizes along the image rows instead, which needs unit stride along
+// them and rows at least a vector long.
+bool row_vectorized_filter_gradient(const ir::Node& n, const ConvDims& d) {
+  return n.op == ir::Op::Conv2DGradFilter && d.F < kRowLanes && d.win.sw == 1 && d.OW >= kRowLanes;
+}
+
 // The input seen through the padding: zeros outside. Without padding, the
 // input itself (no stage, no select).
 Halide::Func padded(const Halide::Func& x, const ConvDims& d, Halide::Type type, const std::string& name) {
@@ -199,6 +210,26 @@ Halide::Func Conv::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       break;
     }
     default: {  // Conv2DGradFilter; output (f, c, kx, ky) = (ch, px, py, b) here
+      if (row_vectorized_filter_gradient(n, d)) {
+        // Rows of x and g stored planar (channel outermost), g's rows padded
+        // with zeros to a whole number of vectors, so that the sum over a
+        // row runs as full vectors along it. The zero lanes add nothing;
+        // the x reads they pair with are clamped into the image.
+        Func xp = padded(ctx.in(n, 0), d, ctx.type, codegen::func_name(n, "_padded"));
+        const Func& g = ctx.in(n, 1);
+        Func xt(codegen::func_name(n, "_x_rows")), gt(codegen::func_name(n, "_g_rows"));
+        Var rx("rx"), c("c"), ry("ry"), bb("bb");
+        const int64_t padded_ow = (d.OW + kRowLanes - 1) / kRowLanes * kRowLanes;
+        xt(rx, c, ry, bb) = xp(c, has_padding(d) ? Expr(rx) : min(rx, I(d.W - 1)), ry, bb);
+        gt(rx, c, ry, bb) = select(rx < I(d.OW), g(c, min(rx, I(d.OW - 1)), ry, bb), cast(ctx.type, 0));
+        RDom r({{0, I(padded_ow)}, {0, I(d.OH)}, {0, ctx.extent(ctx.in_type(n, 0).shape[0])}}, "r");
+        acc(ch, px, py, b) = cast(ctx.type, 0);
+        acc(ch, px, py, b) += xt(r.x + py * I(w.dw) - I(w.pl), px, r.y * I(w.sh) + b * I(w.dh) - I(w.pt), r.z) *
+                              gt(r.x, ch, r.y, r.z);
+        stages.push_back(xt);
+        stages.push_back(gt);
+        break;
+      }
       Func xp = padded(ctx.in(n, 0), d, ctx.type, codegen::func_name(n, "_padded"));
       const Func& g = ctx.in(n, 1);
       RDom r({{0, I(d.OW)}, {0, I(d.OH)}, {0, ctx.extent(ctx.in_type(n, 0).shape[0])}}, "r");
@@ -259,6 +290,44 @@ void schedule_filter_gradient(codegen::ScheduleCtx& s, Halide::Func acc, const s
   }
 }
 
+// The row-vectorized filter gradient (few output channels): each image is a
+// task (rfactor over the batch), and within it each (kx, ky) accumulates a
+// register tile of vectors along the rows, one per (f, c), over all of the
+// image's rows; the lanes and the images are summed at the end. The image's
+// planar x and g rows (a few tens of KiB) stay in L1/L2 for all nine
+// (kx, ky). Vectors along f covered half a vector for seed_conv's 8 filters,
+// with 3 (ky) tasks on 2 threads: 310 µs; this: see docs/scheduling.md.
+void schedule_row_filter_gradient(codegen::ScheduleCtx& s, Halide::Func acc, const std::vector<Halide::RVar>& r,
+                                  const ConvDims& d) {
+  using namespace Halide;
+  const auto& st = s.lower.stages.at(s.anchor.id);
+  Var f = s.out_vars[3], c = s.out_vars[2], kx = s.out_vars[1], ky = s.out_vars[0];
+  Var img("img"), u("u"), co("co"), ci("ci");
+  const int v = s.vector_width;
+  const int out_lanes = static_cast<int>(std::min<int64_t>(d.F, v));
+  // Up to 24 accumulator vectors: f by a divisor of C.
+  int tc = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(d.C, 24 / d.F)));
+  while (d.C % tc != 0) --tc;
+
+  s.out.vectorize(f, out_lanes, TailStrategy::GuardWithIf);
+  acc.compute_root().vectorize(f, out_lanes, TailStrategy::GuardWithIf);
+  acc.update().vectorize(f, out_lanes, TailStrategy::GuardWithIf);
+  Func part = acc.update().rfactor(r[2], img);
+  RVar oxo("oxo"), oxi("oxi");
+  Func lanes = part.update().split(r[0], oxo, oxi, v).rfactor(oxi, u);
+  part.compute_root();
+  part.update().split(c, co, ci, tc).reorder(oxi, f, ci, kx, co, ky, img).parallel(img);
+  std::vector<Var> storage = lanes.args();  // rfactor appends u; store it innermost
+  storage.insert(storage.begin(), storage.back());
+  storage.pop_back();
+  lanes.reorder_storage(storage).compute_at(part, kx).vectorize(u).unroll(f).unroll(c);
+  lanes.update().reorder(u, c, f, oxo, r[1]).vectorize(u).unroll(f).unroll(c);
+  for (size_t i = 1; i < st.size(); ++i) {  // the image's planar rows
+    Func rows_of = st[i];
+    rows_of.compute_at(part, img).vectorize(rows_of.args()[0], v, TailStrategy::GuardWithIf);
+  }
+}
+
 }  // namespace
 
 // THE SCHEDULE: a register tile of up to four vectors along the output's
@@ -283,7 +352,41 @@ void Conv::schedule(codegen::ScheduleCtx& s) {
   const std::vector<RVar> r = codegen::update_rvars(acc);
 
   if (s.anchor.op == ir::Op::Conv2DGradFilter) {
-    schedule_filter_gradient(s, acc, r, lanes, vecs);
+    const ConvDims d = conv_dims(s.anchor, s.lower.in_type(s.anchor, 0), s.lower.in_type(s.anchor, 1));
+    if (row_vectorized_filter_gradient(s.anchor, d)) schedule_row_filter_gradient(s, acc, r, d);
+    else schedule_filter_gradient(s, acc, r, lanes, vecs);
+    return;
+  }
+  const ConvDims d = conv_dims(s.anchor, s.lower.in_type(s.anchor, 0), s.lower.in_type(s.anchor, 1));
+  if (s.anchor.op == ir::Op::Conv2D && CH < v && PX >= v && d.win.sw == 1) {
+    // Fewer output channels than a vector (seed_conv's 8): vectors run
+    // along the output row instead, a tile of one vector of pixels by every
+    // channel by a few rows (up to 16 accumulators), each filter tap a
+    // broadcast. The input rows it reads are copied planar (channel
+    // outermost) once per row of tiles so that the pixel vectors load
+    // contiguously; read in place they were gathers with a stride of C.
+    // seed_conv_b64: 236 µs with half-vectors along f, 149 µs this way.
+    const int ty = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({os[1].size, 4, 16 / CH})));
+    Var pyo("pyo"), pyi("pyi");
+    s.out.split(px, pxo, pxi, v, TailStrategy::ShiftInwards)
+        .split(py, pyo, pyi, ty, TailStrategy::ShiftInwards)
+        .reorder(ch, pxi, pyi, pxo, pyo, b)
+        .vectorize(pxi)
+        .unroll(ch)
+        .unroll(pyi)
+        .fuse(pyo, b, row);
+    Expr work = s.lower.extent(os[0]) * static_cast<int>(os[1].size * PX * CH);
+    s.out.specialize(work >= (1 << 14)).parallel(row);
+    acc.reorder_storage(px, ch, py, b);
+    acc.compute_at(s.out, pxo).vectorize(px).unroll(ch).unroll(py);
+    acc.update().reorder(px, ch, py, r[0], r[1], r[2]).vectorize(px).unroll(ch).unroll(py);
+    Func src = st.size() > 1 ? Func(st[1]) : s.lower.in(s.anchor, 0);
+    Func rows = src.in(acc);
+    const std::vector<Var> a = rows.args();  // (c, x, y, n)
+    rows.reorder_storage(a[1], a[0], a[2], a[3])
+        .compute_at(s.out, row)
+        .reorder(a[1], a[0])
+        .vectorize(a[1], v, TailStrategy::GuardWithIf);
     return;
   }
   s.out.tile(ch, px, cho, pxo, chi, pxi, tn, tp, TailStrategy::ShiftInwards).vectorize(chi, lanes).unroll(pxi);
@@ -314,7 +417,11 @@ std::vector<OpSample> Conv::samples(ir::Op op) {
               {"3x3 dilation 2", {{"N", 7, 7, 2}, {3, 3, 2, 4}}, attrs({}, {2, 2}, {})},
               {"1x1, 17 channels (vector tail)", {{"N", 3, 4, 5}, {1, 1, 5, 17}}, attrs({}, {}, {})},
               {"1x3 (Conv1D), stride 2", {{"N", 1, 9, 3}, {1, 3, 3, 4}}, attrs({1, 2}, {}, {})},
-              {"3x3 same, 32 channels (tiles)", {{"N", 5, 13, 4}, {3, 3, 4, 32}}, attrs({}, {}, {1, 1, 1, 1})}};
+              {"3x3 same, 32 channels (tiles)", {{"N", 5, 13, 4}, {3, 3, 4, 32}}, attrs({}, {}, {1, 1, 1, 1})},
+              {"3x3 valid, 5 channels on 19-wide rows (vectors along rows)", {{"N", 5, 19, 3}, {3, 3, 3, 5}},
+               attrs({}, {}, {})},
+              {"3x3 same, 3 channels on 17-wide rows (vectors along rows)", {{"N", 3, 17, 2}, {3, 3, 2, 3}},
+               attrs({}, {}, {1, 1, 1, 1})}};
     case ir::Op::Conv2DGradInput:
       return {{"3x3 valid", {{"N", 4, 5, 5}, {3, 3, 3, 5}}, attrs({}, {}, {}, {6, 7})},
               {"3x3 same, stride 2", {{"N", 4, 3, 7}, {3, 3, 3, 7}}, attrs({2, 2}, {}, {1, 1, 0, 1}, {7, 6})},
@@ -324,7 +431,11 @@ std::vector<OpSample> Conv::samples(ir::Op op) {
               {"3x3 same, stride 2", {{"N", 7, 6, 3}, {"N", 4, 3, 7}}, attrs({2, 2}, {}, {1, 1, 0, 1}, {3, 3})},
               {"2x2 dilation 2, 17 outputs", {{"N", 5, 5, 2}, {"N", 3, 3, 17}}, attrs({}, {2, 2}, {}, {2, 2})},
               {"3x3 same, 16 -> 32 channels (threads, channel halves)", {{"N", 4, 5, 16}, {"N", 4, 5, 32}},
-               attrs({}, {}, {1, 1, 1, 1}, {3, 3})}};
+               attrs({}, {}, {1, 1, 1, 1}, {3, 3})},
+              {"3x3 valid, 5 outputs, 17-wide rows (vectors along rows, zero lanes)", {{"N", 4, 19, 3}, {"N", 2, 17, 5}},
+               attrs({}, {}, {}, {3, 3})},
+              {"3x3 same, dilation 2, 4 outputs, 16-wide rows (vectors along rows)", {{"N", 3, 16, 2}, {"N", 3, 16, 4}},
+               attrs({}, {2, 2}, {2, 2, 2, 2}, {3, 3})}};
   }
 }
 

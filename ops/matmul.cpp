@@ -195,6 +195,30 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     return;
   }
 
+  if (N.size < v / 2 && K.is_static() && K.size >= 8 * v && !s.anchor.attrs.transpose_a) {
+    // A few long dot products per row (Dense(2) after a Flatten, K = 7200):
+    // the contraction split into vector-wide pieces summed lane by lane
+    // (rfactor), four rows at a time so that each load of the narrow kernel
+    // (deinterleaved from its stride of N) serves four rows.
+    const int tm4 = 4;
+    RVar ko("ko"), ki("ki");
+    Var u("u");
+    for (const bool parallel : {true, false}) {
+      Stage st = parallel ? Stage(s.out.specialize(big && M >= 2 * tm4)) : Stage(s.out);
+      st.split(m, mo, mi, tm4, TailStrategy::GuardWithIf).unroll(mi).unroll(n);
+      outer_loop(st, mo, parallel);
+    }
+    Func lanes_acc = acc.update().split(k, ko, ki, v).rfactor(ki, u);
+    std::vector<Var> storage = lanes_acc.args();  // rfactor appends u; store it innermost
+    storage.insert(storage.begin(), storage.back());
+    storage.pop_back();
+    lanes_acc.reorder_storage(storage);
+    lanes_acc.compute_at(s.out, mo).vectorize(u).unroll(n).unroll(m);
+    lanes_acc.update().reorder(u, n, m, ko).vectorize(u).unroll(n).unroll(m);
+    acc.compute_at(s.out, mo);
+    return;
+  }
+
   if (N.size < v / 2) {
     // A few long dot products per row (Dense(2) after a Flatten): one row at a
     // time, the contraction left to LLVM. Vectorizing it with rfactor lost to
