@@ -76,7 +76,9 @@ std::string spec_source(const rt::ProgramSpec& p) {
   std::vector<std::string> kn;
   for (const auto& x : p.kernel_names) kn.push_back(cxx_string(x));
   s += fmt::format("  p->kernel_names = {{{}}};\n", fmt::join(kn, ", "));
-  for (const rt::StepSpec& st : p.steps) s += fmt::format("  p->steps.push_back({{{}, {{{}}}}});\n", st.kernel, fmt::join(st.args, ", "));
+  for (const rt::StepSpec& st : p.steps)
+    s += fmt::format("  p->steps.push_back({{{}, {{{}}}, {}, {}}});\n", st.kernel, fmt::join(st.args, ", "), st.scan_dim,
+                     st.scan_reverse);
   s += fmt::format("  p->inputs = {{{}}};\n  p->params = {{{}}};\n  p->outputs = {{{}}};\n", fmt::join(p.inputs, ", "),
                    fmt::join(p.params, ", "), fmt::join(p.outputs, ", "));
   return s;

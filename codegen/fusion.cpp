@@ -28,6 +28,7 @@ Partition fuse(const ir::Graph& g) {
           const int gp = group_of[p];
           if (join >= 0 || gp < 0 || groups[gp].tail != p || is_output[p]) continue;
           const FusionKind pk = ir::op_info(g.node(groups[gp].anchor).op).kind;
+          if (pk == FusionKind::Scan) continue;  // a scan kernel writes one step per call
           if (want_heavy == (pk == FusionKind::Elementwise || pk == FusionKind::Broadcast)) continue;
           const auto& c = consumers[p];
           if (std::all_of(c.begin(), c.end(), [&](int id) { return id == n.id; })) join = gp;

@@ -4,11 +4,13 @@
 #include <fmt/ranges.h>
 
 #include <map>
+#include <optional>
 #include <mutex>
 
 #include "codegen/lower_ctx.h"
 #include "codegen/program.h"
 #include "ir/text.h"
+#include "ops/recurrent.h"
 #include "ops/registry.h"
 
 namespace brine::codegen {
@@ -62,7 +64,7 @@ void constrain(B buf, const ir::Shape& shape, LowerCtx* ctx) {
 }
 
 void apply_autoscheduler(Pipeline& p, Func out, const ir::Node& tail, const std::vector<ImageParam>& inputs,
-                         const std::vector<ir::Shape>& input_shapes, Policy policy, const Target& target) {
+                         const std::vector<ir::Shape>& input_shapes, int scan_dim, Policy policy, const Target& target) {
   static std::once_flag loaded;
   std::call_once(loaded, [] {
     for (const char* lib : {"libautoschedule_mullapudi2016.so", "libautoschedule_adams2019.so", "libautoschedule_li2018.so"})
@@ -80,7 +82,10 @@ void apply_autoscheduler(Pipeline& p, Func out, const ir::Node& tail, const std:
   }
   std::vector<Var> v = axis_vars(tail.type.rank());
   Region bounds;
-  for (int d = 0; d < tail.type.rank(); ++d) bounds.emplace_back(0, est(tail.type.shape[tail.type.rank() - 1 - d]));
+  // A scan kernel's output is one step: a schedule sized for more would
+  // compute (and read) neighbouring steps.
+  for (int d = 0; d < tail.type.rank(); ++d)
+    bounds.emplace_back(0, d == scan_dim ? 1 : est(tail.type.shape[tail.type.rank() - 1 - d]));
   out.set_estimates(bounds);
   const char* name = policy == Policy::Mullapudi2016 ? "Mullapudi2016" : policy == Policy::Adams2019 ? "Adams2019" : "Li2018";
   // 2 cores, 32 MiB last-level cache, balance 40 (Mullapudi's default for x86).
@@ -102,15 +107,45 @@ KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::s
     ks.inputs.push_back(ip);
     input_shapes.push_back(in.type.shape);
   }
+  // A scan kernel (an LSTM step) also reads its own output, whole: the last
+  // argument before the output is that buffer, and the output it writes is
+  // one step of it (see ops/recurrent.h and the runtime's step loop).
+  const ir::Node& tail = g.node(k.tail);
+  const ops::ScanAxis scan = ops::scan_axis(g.node(k.anchor).op);
+  std::optional<ImageParam> self;
+  if (scan.axis >= 0) {
+    BRINE_CHECK_INTERNAL(k.nodes.size() == 1, "a scan kernel holds one node");
+    self.emplace(ctx.type, tail.type.rank(), "self");
+    constrain(*self, tail.type.shape, &ctx);
+    ctx.self = Func(*self);
+    ks.inputs.push_back(*self);
+    input_shapes.push_back(tail.type.shape);
+  }
   for (int id : k.nodes) {
     const ir::Node& n = g.node(id);
     for (int in : n.inputs)
       if (g.node(in).op == ir::Op::Constant) ctx.funcs[in] = ops::lower(ctx, g.node(in));
     ctx.funcs[id] = ops::lower(ctx, n);
   }
-  const ir::Node& tail = g.node(k.tail);
   Func out = ctx.funcs[k.tail];
-  constrain(out.output_buffer(), tail.type.shape, nullptr);
+  if (self) {
+    // One step: extent 1 at any position along the scan axis, the strides of
+    // the whole buffer.
+    const int rank = tail.type.rank();
+    for (int d = 0; d < rank; ++d) {
+      const ir::Dim& dim = tail.type.shape[rank - 1 - d];
+      auto od = out.output_buffer().dim(d);
+      od.set_stride(self->dim(d).stride());
+      if (d == rank - 1 - scan.axis) {
+        od.set_extent(1);
+        continue;
+      }
+      od.set_min(0);
+      od.set_extent(dim.is_static() ? Expr(static_cast<int>(dim.size)) : self->dim(d).extent());
+    }
+  } else {
+    constrain(out.output_buffer(), tail.type.shape, nullptr);
+  }
   ks.pipeline = Pipeline(out);
 
   switch (policy) {
@@ -141,7 +176,8 @@ KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::s
     case Policy::Mullapudi2016:
     case Policy::Adams2019:
     case Policy::Li2018:
-      apply_autoscheduler(ks.pipeline, out, tail, ks.inputs, input_shapes, policy, target);
+      apply_autoscheduler(ks.pipeline, out, tail, ks.inputs, input_shapes,
+                          scan.axis >= 0 ? tail.type.rank() - 1 - scan.axis : -1, policy, target);
       break;
   }
   return ks;

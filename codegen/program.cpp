@@ -4,6 +4,8 @@
 #include <cctype>
 #include <fmt/format.h>
 
+#include "ops/recurrent.h"
+
 namespace brine::codegen {
 
 std::string c_identifier(const std::string& s) {
@@ -75,7 +77,14 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
   for (size_t k = 0; k < p.kernels.size(); ++k) {
     rt::StepSpec s{static_cast<int32_t>(k), {}};
     for (int in : p.kernels[k].inputs) s.args.push_back(buffer_of[in]);
-    s.args.push_back(buffer_of[p.kernels[k].tail]);
+    const ir::Node& tail = g.node(p.kernels[k].tail);
+    const ops::ScanAxis scan = ops::scan_axis(g.node(p.kernels[k].anchor).op);
+    if (scan.axis >= 0) {  // the scan reads its own output, whole
+      s.args.push_back(buffer_of[tail.id]);
+      s.scan_dim = tail.type.rank() - 1 - scan.axis;
+      s.scan_reverse = scan.reverse;
+    }
+    s.args.push_back(buffer_of[tail.id]);
     spec.steps.push_back(std::move(s));
   }
   // Outputs: a kernel's own buffer, or a copy (of an input, a view, or a

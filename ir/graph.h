@@ -30,6 +30,10 @@ struct Attrs {
   std::vector<int64_t> strides;
   std::vector<int64_t> dilation;  // conv2d*
   std::vector<int64_t> pads;
+  // lstm*: the cell's activation and recurrent (gate) activation: tanh,
+  // sigmoid, hard_sigmoid, relu or linear.
+  std::string activation;
+  std::string recurrent_activation;
   bool operator==(const Attrs&) const = default;
 };
 

@@ -29,6 +29,7 @@ std::string_view fusion_kind_name(FusionKind k) {
     case FusionKind::Reduction: return "reduction";
     case FusionKind::OutElementwiseFusable: return "out-elementwise-fusable";
     case FusionKind::Opaque: return "opaque";
+    case FusionKind::Scan: return "scan";
     case FusionKind::View: return "view";
   }
   return "?";

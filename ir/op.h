@@ -23,8 +23,11 @@ inline constexpr int kNumOps = 0
 // How an op takes part in fusion (after TVM's OpPatternKind). The fusion pass
 // reads only this. Leaf: inputs, parameters, constants (no kernel). View: a
 // reshape of a row-major buffer, executed as an alias, never a kernel.
+// Scan: a recurrence along one axis (the time axis of an LSTM); its kernel
+// computes one step per call, reading its own earlier steps, and the runtime
+// calls it once per step. It fuses with nothing.
 enum class FusionKind : uint8_t {
-  Leaf, Elementwise, Broadcast, Injective, Reduction, OutElementwiseFusable, Opaque, View
+  Leaf, Elementwise, Broadcast, Injective, Reduction, OutElementwiseFusable, Opaque, Scan, View
 };
 
 enum class Family : uint8_t {

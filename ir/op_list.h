@@ -48,7 +48,12 @@
   X(MaxPool2DGather, "max_pool2d_gather", Opaque, 2, Pool)     \
   X(AvgPool2D, "avg_pool2d", Opaque, 1, Pool)                  \
   X(AvgPool2DGrad, "avg_pool2d_grad", Opaque, 1, Pool)         \
-  X(Pad2D, "pad2d", Injective, 1, Pool)
+  X(Pad2D, "pad2d", Injective, 1, Pool)                        \
+  X(Unslice, "unslice", Injective, 2, Layout)                  \
+  X(Reverse, "reverse", Injective, 1, Layout)                  \
+  X(Lstm, "lstm", Scan, -1, Recurrent)                         \
+  X(LstmGrad, "lstm_grad", Scan, -1, Recurrent)                \
+  X(LstmGradRecurrentKernel, "lstm_grad_recurrent_kernel", OutElementwiseFusable, -1, Recurrent)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.
-#define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout) X(Conv) X(Pool)
+#define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout) X(Conv) X(Pool) X(Recurrent)

@@ -43,6 +43,8 @@ std::string attrs_str(const Attrs& a) {
   ints("strides", a.strides);
   ints("dilation", a.dilation);
   ints("pads", a.pads);
+  if (!a.activation.empty()) p.push_back("activation=" + quote(a.activation));
+  if (!a.recurrent_activation.empty()) p.push_back("recurrent_activation=" + quote(a.recurrent_activation));
   if (a.keepdims) p.push_back("keepdims=true");
   if (a.transpose_a) p.push_back("transpose_a=true");
   if (a.transpose_b) p.push_back("transpose_b=true");
@@ -235,6 +237,9 @@ class Parser {
       else if (key.text == "dilation") a.dilation = int_list();
       else if (key.text == "pads") a.pads = int_list();
       else if (key.text == "shape") a.shape = dim_list();
+      else if (key.text == "activation") a.activation = expect(Tok::String, "a quoted activation name").text;
+      else if (key.text == "recurrent_activation")
+        a.recurrent_activation = expect(Tok::String, "a quoted activation name").text;
       else if (key.text == "keepdims") a.keepdims = boolean();
       else if (key.text == "transpose_a") a.transpose_a = boolean();
       else if (key.text == "transpose_b") a.transpose_b = boolean();
@@ -245,8 +250,8 @@ class Parser {
         if (t.kind != Tok::Int && t.kind != Tok::Float && !(t.kind == Tok::Ident && (t.text == "inf" || t.text == "nan")))
           fail(t, "a number");
         a.value = (neg ? -1 : 1) * std::strtod(t.text.c_str(), nullptr);
-      } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, keepdims, transpose_a, "
-                        "transpose_b, value)");
+      } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, activation, "
+                        "recurrent_activation, keepdims, transpose_a, transpose_b, value)");
       if (!is_punct("}")) expect_punct(",");
     }
     next();

@@ -1,5 +1,6 @@
 // Data movement: reshape (also Flatten and expand_dims), transpose, concat,
-// slice (one axis; concat's backward).
+// slice (one axis; concat's backward), unslice (slice's backward: the slice
+// put back among zeros), reverse (one axis: go_backwards).
 //
 // reshape keeps the row-major order of elements, so the runtime executes it
 // as a view of its input's buffer (FusionKind::View): no kernel, no copy. Its
@@ -80,17 +81,41 @@ struct SliceAttrs {
   int64_t start, length;
 };
 
-// slice: attrs.axes = {axis, start, length}, the axis static.
+// slice and unslice: attrs.axes = {axis, start, length}; a negative start
+// counts from the end (-1: the last step of a sequence). On a symbolic axis
+// (a sequence length) the bounds are checked when the kernel runs.
 SliceAttrs check_slice(const ir::Node& n, const ir::Shape& in) {
-  if (n.attrs.axes.size() != 3) throw ShapeError("slice takes axes = {axis, start, length}");
+  const std::string op(ir::op_name(n.op));
+  if (n.attrs.axes.size() != 3) throw ShapeError(op + " takes axes = {axis, start, length}");
   const int axis = normalize_axis(n.attrs.axes[0], static_cast<int>(in.size()), "slice axis");
   const int64_t start = n.attrs.axes[1], length = n.attrs.axes[2];
-  if (!in[axis].is_static())
-    throw ShapeError(fmt::format("slice along axis {} of {}: the axis must be static", axis, ir::shape_str(in)));
-  if (start < 0 || length < 1 || start + length > in[axis].size)
-    throw ShapeError(fmt::format("slice [{}, {}) of axis {} is outside {}", start, start + length, axis,
+  const bool fits = in[axis].is_static() ? (start >= 0 ? start + length <= in[axis].size
+                                                      : -start <= in[axis].size && start + length <= 0)
+                                         : (start >= 0 || start + length <= 0);
+  if (length < 1 || !fits)
+    throw ShapeError(fmt::format("{} [{}, {}) of axis {} is outside {}", op, start, start + length, axis,
                                  ir::shape_str(in)));
   return {axis, start, length};
+}
+
+// Where a slice starts along an axis of `extent` elements.
+int64_t slice_start(const SliceAttrs& s, int64_t extent) { return s.start >= 0 ? s.start : extent + s.start; }
+Halide::Expr slice_start(const SliceAttrs& s, const Halide::Expr& extent) {
+  return s.start >= 0 ? Halide::Expr(static_cast<int>(s.start)) : extent + static_cast<int>(s.start);
+}
+
+// Copies `length` elements along `axis` between a tensor of shape `big` and
+// one of shape `small`, in either direction (slice: big -> small).
+void copy_slab(const std::vector<int64_t>& big, int axis, int64_t start, int64_t length, const double* from,
+               double* to, bool to_small) {
+  const int64_t inner = row_major_strides(big)[axis];
+  const int64_t outer = ref_elements(big) / std::max<int64_t>(big[axis] * inner, 1);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < length * inner; ++i) {
+      const int64_t b = (o * big[axis] + start) * inner + i, s = o * length * inner + i;
+      if (to_small) to[s] = from[b];
+      else to[b] = from[s];
+    }
 }
 
 }  // namespace
@@ -130,6 +155,20 @@ ir::TensorType Layout::infer(const ir::Node& n, std::span<const ir::TensorType> 
       ir::TensorType out = in[0];
       out.shape[s.axis] = s.length;
       return out;
+    }
+    case ir::Op::Unslice: {  // (g, x): g back in x's shape
+      const SliceAttrs s = check_slice(n, in[1].shape);
+      ir::Shape expect = in[1].shape;
+      expect[s.axis] = s.length;
+      if (in[0].shape != expect || in[0].dtype != in[1].dtype)
+        throw ShapeError(fmt::format("unslice of {} into {}: the slice must be {}", ir::type_str(in[0]),
+                                     ir::type_str(in[1]), ir::shape_str(expect)));
+      return in[1];
+    }
+    case ir::Op::Reverse: {
+      if (n.attrs.axes.size() != 1) throw ShapeError("reverse takes exactly one axis");
+      normalize_axis(n.attrs.axes[0], in[0].rank(), "reverse axis");
+      return in[0];
     }
     case ir::Op::OneHot: {
       // Class ids (stored as floats, as labels arrive) -> a new last axis of depth.
@@ -195,16 +234,32 @@ RefTensor Layout::reference(const ir::Node& n, std::span<const RefTensor* const>
       return out;
     }
     case ir::Op::Slice: {
-      const int axis = normalize_axis(n.attrs.axes[0], static_cast<int>(x.shape.size()), "slice axis");
-      const int64_t start = n.attrs.axes[1], length = n.attrs.axes[2];
-      const int64_t len = x.shape[axis];
-      const int64_t inner = row_major_strides(x.shape)[axis];
-      const int64_t outer = x.size() / (len * inner);
+      const SliceAttrs s = check_slice(n, ir::Shape(x.shape.begin(), x.shape.end()));
+      const int64_t start = slice_start(s, x.shape[s.axis]);
+      if (start < 0 || start + s.length > x.shape[s.axis])
+        throw ShapeError(fmt::format("slice [{}, {}) of axis {} is outside a tensor of {} steps", start,
+                                     start + s.length, s.axis, x.shape[s.axis]));
       RefTensor out{x.shape, {}};
-      out.shape[axis] = length;
-      for (int64_t o = 0; o < outer; ++o)
-        out.data.insert(out.data.end(), x.data.begin() + (o * len + start) * inner,
-                        x.data.begin() + (o * len + start + length) * inner);
+      out.shape[s.axis] = s.length;
+      out.data.resize(ref_elements(out.shape));
+      copy_slab(x.shape, s.axis, start, s.length, x.data.data(), out.data.data(), true);
+      return out;
+    }
+    case ir::Op::Unslice: {
+      const RefTensor& like = *in[1];
+      const SliceAttrs s = check_slice(n, ir::Shape(like.shape.begin(), like.shape.end()));
+      RefTensor out{like.shape, std::vector<double>(like.size(), 0.0)};
+      copy_slab(like.shape, s.axis, slice_start(s, like.shape[s.axis]), s.length, x.data.data(), out.data.data(), false);
+      return out;
+    }
+    case ir::Op::Reverse: {
+      const int axis = normalize_axis(n.attrs.axes[0], static_cast<int>(x.shape.size()), "reverse axis");
+      const int64_t len = x.shape[axis], inner = row_major_strides(x.shape)[axis];
+      RefTensor out = x;
+      for (int64_t f = 0; f < x.size(); ++f) {
+        const int64_t i = (f / inner) % len;
+        out.data[f + (len - 1 - 2 * i) * inner] = x.data[f];
+      }
       return out;
     }
     default: break;
@@ -262,9 +317,27 @@ Halide::Func Layout::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       return out;
     }
     case ir::Op::Slice: {
-      const int axis = normalize_axis(n.attrs.axes[0], rank, "slice axis");
+      const SliceAttrs s = check_slice(n, ctx.in_type(n, 0).shape);
       std::vector<Expr> idx(v.begin(), v.end());
-      idx[axis] = v[axis] + static_cast<int>(n.attrs.axes[1]);
+      idx[s.axis] = v[s.axis] + slice_start(s, ctx.extent(ctx.in_type(n, 0).shape[s.axis]));
+      codegen::at(out, v) = codegen::at(ctx.in(n, 0), idx);
+      return out;
+    }
+    case ir::Op::Unslice: {
+      // g is read at a clamped index so that bounds inference never asks it
+      // for steps it does not have.
+      const SliceAttrs s = check_slice(n, n.type.shape);
+      const Expr start = slice_start(s, ctx.extent(n.type.shape[s.axis]));
+      std::vector<Expr> idx(v.begin(), v.end());
+      idx[s.axis] = clamp(v[s.axis] - start, 0, static_cast<int>(s.length - 1));
+      codegen::at(out, v) = select(v[s.axis] >= start && v[s.axis] < start + static_cast<int>(s.length),
+                                   codegen::at(ctx.in(n, 0), idx), cast(ctx.type, 0));
+      return out;
+    }
+    case ir::Op::Reverse: {
+      const int axis = normalize_axis(n.attrs.axes[0], rank, "reverse axis");
+      std::vector<Expr> idx(v.begin(), v.end());
+      idx[axis] = ctx.extent(n.type.shape[axis]) - 1 - v[axis];
       codegen::at(out, v) = codegen::at(ctx.in(n, 0), idx);
       return out;
     }
@@ -300,7 +373,28 @@ std::vector<OpSample> Layout::samples(ir::Op op) {
       ir::Attrs b;
       a.axes = {-1, 3, 11};
       b.axes = {1, 0, 1};
-      return {{"middle of the last axis", {{"N", 17}}, a}, {"first row", {{"N", 4, 5}}, b}};
+      ir::Attrs last, first;
+      last.axes = {1, -1, 1};
+      first.axes = {1, 0, 1};
+      return {{"middle of the last axis", {{"N", 17}}, a},
+              {"first row", {{"N", 4, 5}}, b},
+              {"last step of a sequence (symbolic axis)", {{3, "N", 5}}, last},
+              {"first step of a sequence (symbolic axis)", {{2, "N", 3}}, first}};
+    }
+    case ir::Op::Unslice: {
+      ir::Attrs b, last;
+      a.axes = {-1, 3, 11};
+      b.axes = {-1, -4, 2};
+      last.axes = {1, -1, 1};
+      return {{"middle of the last axis", {{"N", 11}, {"N", 17}}, a},
+              {"counted from the end", {{"N", 2}, {"N", 17}}, b},
+              {"last step of a sequence (symbolic axis)", {{3, 1, 5}, {3, "N", 5}}, last}};
+    }
+    case ir::Op::Reverse: {
+      ir::Attrs b;
+      a.axes = {1};
+      b.axes = {-1};
+      return {{"time axis (symbolic)", {{2, "N", 3}}, a}, {"last axis", {{"N", 17}}, b}};
     }
     default: break;
   }
@@ -311,7 +405,9 @@ std::vector<OpSample> Layout::samples(ir::Op op) {
 //   reshape:   dx = reshape(g, shape of x)
 //   transpose: dx = transpose(g, inverse permutation)
 //   concat:    dx_i = the slice of g that input i filled
-//   slice:     dx = g padded with zeros back to the shape of x
+//   slice:     dx = unslice(g, x): g padded with zeros back to the shape of x
+//   unslice:   dg = slice(a) (x only lends its shape)
+//   reverse:   dx = reverse(g)
 std::vector<int> Layout::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const int x = n.inputs[0];
   switch (n.op) {
@@ -336,17 +432,11 @@ std::vector<int> Layout::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
     case ir::Op::OneHot: return {-1};  // labels are not differentiable
     case ir::Op::Slice: {
       const SliceAttrs s = check_slice(n, b.shape(x));
-      const int64_t total = b.shape(x)[s.axis].size;
-      const int zeros = b.broadcast_like(b.constant_like(0, x), x);
-      std::vector<int> parts;
-      if (s.start > 0) parts.push_back(b.slice(zeros, s.axis, 0, s.start));
-      parts.push_back(g);
-      if (s.start + s.length < total) parts.push_back(b.slice(zeros, s.axis, s.start + s.length, total - s.start - s.length));
-      if (parts.size() == 1) return {g};
-      ir::Attrs a;
-      a.axes = {s.axis};
-      return {b.op(ir::Op::Concat, parts, a)};
+      if (b.shape(x)[s.axis] == ir::Dim(s.length)) return {g};
+      return {b.op(ir::Op::Unslice, {g, x}, n.attrs)};
     }
+    case ir::Op::Unslice: return {b.op(ir::Op::Slice, {g}, n.attrs), -1};
+    case ir::Op::Reverse: return {b.op(ir::Op::Reverse, {g}, n.attrs)};
     default: break;
   }
   internal_error("not a layout op");

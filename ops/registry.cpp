@@ -14,6 +14,7 @@
 #include "ops/leaf.h"
 #include "ops/matmul.h"
 #include "ops/pool.h"
+#include "ops/recurrent.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
 #include "ops/unary.h"

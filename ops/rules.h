@@ -32,6 +32,7 @@ struct OpSample {
   ir::Attrs attrs;
   bool positive = false;     // draw inputs from [0.5, 2) (log, sqrt)
   int64_t integer_below = 0; // draw integers in [0, integer_below) (class ids); not differentiable
+  bool differentiable = true; // false: the op has no VJP (a backward-only op) and says so
 };
 
 ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);

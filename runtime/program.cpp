@@ -246,7 +246,28 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
     for (size_t a = 0; a < s.args.size(); ++a) args[a] = &plan.bufs[s.args[a]];
     const KernelBinding& k = kernels_[s.kernel];
     const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    const int rc = k.fn(k.ctx, args);
+    int rc = 0;
+    if (s.scan_dim < 0) {
+      rc = k.fn(k.ctx, args);
+    } else {
+      // One call per step, the output cropped to that step.
+      const halide_buffer_t& whole = plan.bufs[s.args.back()];
+      BRINE_CHECK_INTERNAL(s.scan_dim < whole.dimensions && whole.dimensions <= 8, "scan dimension out of range");
+      halide_dimension_t dims[8];
+      std::copy(whole.dim, whole.dim + whole.dimensions, dims);
+      halide_buffer_t step = whole;
+      step.dim = dims;
+      args[s.args.size() - 1] = &step;
+      const int64_t steps = whole.dim[s.scan_dim].extent;
+      const int64_t step_bytes = int64_t{whole.dim[s.scan_dim].stride} * ((whole.type.bits + 7) / 8);
+      dims[s.scan_dim].extent = 1;
+      for (int64_t i = 0; i < steps && rc == 0; ++i) {
+        const int64_t t = s.scan_reverse ? steps - 1 - i : i;
+        dims[s.scan_dim].min = static_cast<int32_t>(t);
+        step.host = whole.host + t * step_bytes;
+        rc = k.fn(k.ctx, args);
+      }
+    }
     if (profiling_) {
       kernel_seconds_[s.kernel] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       ++kernel_calls_[s.kernel];

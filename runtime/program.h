@@ -39,9 +39,15 @@ struct BufferSpec {
 
 // One step: a kernel call (args: buffer ids, output last) or, with kernel < 0,
 // a copy of args[0] into args[1] (a model output that is an input or a view).
+// A scan kernel (scan_dim >= 0, an LSTM's recurrence) is called once per
+// index along Halide dim `scan_dim` of its output, first to last or (reverse)
+// last to first, each call writing that one slice; it reads the whole output
+// through its second-to-last argument.
 struct StepSpec {
   int32_t kernel = -1;
   std::vector<int32_t> args;
+  int32_t scan_dim = -1;
+  bool scan_reverse = false;
 };
 
 struct ProgramSpec {

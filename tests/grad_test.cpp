@@ -89,7 +89,7 @@ TEST(Vjp, EveryOpAgreesWithFiniteDifferences) {
     for (const ops::OpSample& s : ops::samples(ir::Op::e))                                        \
       for (int64_t size : {1, 3}) {                                                               \
         SCOPED_TRACE(fmt::format("op {} / {} / dynamic dims = {}", n, s.label, size));            \
-        if (s.integer_below > 0) continue; /* class ids: not differentiable */                     \
+        if (s.integer_below > 0 || !s.differentiable) continue; /* class ids, backward-only ops */ \
         Problem p = make_problem(ir::Op::e, s, size, 11 + size);                                   \
         const ir::Graph back = ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt);    \
         EXPECT_TRUE(gradients_match(p.forward, back, p.wrt, p.inputs));                           \
@@ -118,6 +118,23 @@ TEST(Vjp, CheckerRejectsAWrongVjp) {
     }
   ASSERT_EQ(changed, 1);
   EXPECT_FALSE(gradients_match(p.forward, back, p.wrt, p.inputs));
+}
+
+TEST(Vjp, BackwardOnlyOpsRefuseSecondDerivatives) {
+  for (const ir::Op op : {ir::Op::LstmGrad, ir::Op::LstmGradRecurrentKernel}) {
+    const ops::OpSample s = ops::samples(op).at(0);
+    ASSERT_FALSE(s.differentiable);
+    Problem p = make_problem(op, s, 2, 3);
+    try {
+      ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt);
+      ADD_FAILURE() << "differentiating " << ir::op_name(op) << " did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string(ir::op_name(op)) +
+                                           " is not differentiable: second derivatives through an LSTM"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Vjp, ConventionsAtKinks) {
@@ -218,6 +235,7 @@ TEST(Vjp, CompiledBackwardKernelsMatchReference) {
     if (ir::FusionKind::k != ir::FusionKind::Leaf)                                              \
       for (const ops::OpSample& s : ops::samples(ir::Op::e)) {                                  \
         SCOPED_TRACE(fmt::format("op {} / {} / {}", n, s.label, schedule));                     \
+        if (!s.differentiable) continue;                                                        \
         Problem p = make_problem(ir::Op::e, s, 3, 29);                                          \
         const ir::Graph back = ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt);  \
         CompileOptions o;                                                                       \

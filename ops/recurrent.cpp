@@ -1,0 +1,470 @@
+// The LSTM recurrence and its backward pass through time, Keras semantics:
+//
+//   lstm(z, r [, h0, c0])           z (N, T, 4U): the input projection x W + b
+//   -> y (N, T, 6, U)               of every step (one matmul, outside);
+//                                   r (U, 4U): the recurrent kernel
+//     a_t = z_t + h_{t-1} r         gates in Keras order i, f, c, o
+//     i = σ(a_i)  f = σ(a_f)  g = act(a_c)  o = σ(a_o)     σ: recurrent_activation
+//     c_t = f c_{t-1} + i g         h_t = o act(c_t)        act: activation
+//   y[:, t] holds (h_t, c_t, i, f, g, o): the states and, for the backward
+//   pass, the gate activations (as oneDNN's and cuDNN's workspaces do), so
+//   the backward never recomputes the recurrent matmul.
+//
+//   lstm_grad(rᵀ, y, gy [, h0, c0]) -> d (N, T, 6, U), walked from the last
+//   step to the first: d[:, t, 0:4] = dL/da_t (the gate pre-activations, which
+//   are also dL/dz_t), d[:, t, 4] = dL/dh_{t-1} = dL/da_t rᵀ and
+//   d[:, t, 5] = dL/dc_{t-1}; step 0's give dh0 and dc0.
+//
+//   lstm_grad_recurrent_kernel(y, dz [, h0]) -> dr (U, 4U) = Σ_{n,t} h_{t-1}ᵀ dz_t
+//
+// lstm and lstm_grad are scans (FusionKind::Scan): their kernels compute one
+// step per call and read their own output at the neighbouring step; the
+// runtime calls them once per step, so one compiled model runs any sequence
+// length and the graph does not grow with it. The initial state is zero
+// unless h0 and c0 are given.
+#include "ops/recurrent.h"
+
+#include <Halide.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "codegen/lower_ctx.h"
+#include "ir/builder.h"
+
+namespace brine::ops {
+
+namespace {
+
+constexpr int kSlots = 6;                      // h, c, i, f, g, o
+enum Slot { kH = 0, kC = 1, kI = 2, kF = 3, kG = 4, kO = 5 };
+enum GradSlot { kDhPrev = 4, kDcPrev = 5 };    // slots 0-3 of lstm_grad: dz_i, dz_f, dz_c, dz_o
+
+const char* const kActivations[] = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear"};
+
+std::string cell_activation(const ir::Node& n) { return n.attrs.activation.empty() ? "tanh" : n.attrs.activation; }
+std::string gate_activation(const ir::Node& n) {
+  return n.attrs.recurrent_activation.empty() ? "sigmoid" : n.attrs.recurrent_activation;
+}
+
+// hard_sigmoid is tf.keras's clip(0.2 x + 0.5, 0, 1).
+double act_ref(const std::string& a, double x) {
+  if (a == "tanh") return std::tanh(x);
+  if (a == "sigmoid") return 1 / (1 + std::exp(-x));
+  if (a == "hard_sigmoid") return std::clamp(0.2 * x + 0.5, 0.0, 1.0);
+  if (a == "relu") return std::max(x, 0.0);
+  return x;
+}
+// The derivative from the activation's output y (so the backward needs only
+// what the forward saved). At the kinks of relu and hard_sigmoid: 0.
+double act_grad_ref(const std::string& a, double y) {
+  if (a == "tanh") return 1 - y * y;
+  if (a == "sigmoid") return y * (1 - y);
+  if (a == "hard_sigmoid") return y > 0 && y < 1 ? 0.2 : 0.0;
+  if (a == "relu") return y > 0 ? 1.0 : 0.0;
+  return 1;
+}
+
+Halide::Expr act_expr(const std::string& a, const Halide::Expr& x) {
+  using namespace Halide;
+  const Type t = x.type();
+  if (a == "tanh") return tanh(x);
+  if (a == "sigmoid") return cast(t, 1) / (cast(t, 1) + exp(-x));
+  if (a == "hard_sigmoid") return clamp(Internal::make_const(t, 0.2) * x + Internal::make_const(t, 0.5), cast(t, 0), cast(t, 1));
+  if (a == "relu") return max(x, cast(t, 0));
+  return x;
+}
+Halide::Expr act_grad_expr(const std::string& a, const Halide::Expr& y) {
+  using namespace Halide;
+  const Type t = y.type();
+  if (a == "tanh") return cast(t, 1) - y * y;
+  if (a == "sigmoid") return y * (cast(t, 1) - y);
+  if (a == "hard_sigmoid") return select(y > cast(t, 0) && y < cast(t, 1), Internal::make_const(t, 0.2), cast(t, 0));
+  if (a == "relu") return select(y > cast(t, 0), cast(t, 1), cast(t, 0));
+  return cast(t, 1);
+}
+
+// The units U, checked against every operand; throws ShapeError naming the op
+// and the shapes.
+int64_t lstm_units(const ir::Node& n, std::span<const ir::TensorType> in) {
+  const std::string op(ir::op_name(n.op));
+  const auto types = [&] {
+    std::vector<std::string> s;
+    for (const auto& t : in) s.push_back(ir::type_str(t));
+    return fmt::format("{}", fmt::join(s, ", "));
+  };
+  const auto fail = [&](const std::string& why) { throw ShapeError(fmt::format("{}({}): {}", op, types(), why)); };
+  const size_t base = n.op == ir::Op::LstmGradRecurrentKernel ? 2 : n.op == ir::Op::LstmGrad ? 3 : 2;
+  const bool state = in.size() > base;
+  if (n.op == ir::Op::LstmGradRecurrentKernel ? (in.size() != 2 && in.size() != 3) : (in.size() != base && in.size() != base + 2))
+    fail(fmt::format("expected {} or {} operands", base, n.op == ir::Op::LstmGradRecurrentKernel ? base + 1 : base + 2));
+  check_cell_activation(cell_activation(n), "activation");
+  check_cell_activation(gate_activation(n), "recurrent_activation");
+  for (const auto& t : in)
+    if (t.dtype != in[0].dtype) fail("operands of different dtypes");
+  // The sequence operand (batch, time, ...) and the units.
+  const ir::TensorType& seq = n.op == ir::Op::Lstm ? in[0] : in[n.op == ir::Op::LstmGrad ? 1 : 0];
+  int64_t U = 0;
+  if (n.op == ir::Op::Lstm) {
+    if (seq.rank() != 3 || !seq.shape[2].is_static() || seq.shape[2].size % 4 != 0 || seq.shape[2].size == 0)
+      fail("z must be (batch, time, 4·units) with a static last axis");
+    U = seq.shape[2].size / 4;
+  } else {
+    if (seq.rank() != 4 || seq.shape[2] != ir::Dim(kSlots) || !seq.shape[3].is_static())
+      fail("y must be lstm's output (batch, time, 6, units)");
+    U = seq.shape[3].size;
+  }
+  const ir::Shape gates{U, 4 * U}, gates_t{4 * U, U}, states{seq.shape[0], U};
+  switch (n.op) {
+    case ir::Op::Lstm:
+      if (in[1].shape != gates) fail(fmt::format("the recurrent kernel must be {}", ir::shape_str(gates)));
+      break;
+    case ir::Op::LstmGrad:
+      if (in[0].shape != gates_t) fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
+      if (in[2].shape != seq.shape) fail("the adjoint must have y's shape");
+      break;
+    default: {
+      const ir::Shape dz{seq.shape[0], seq.shape[1], 4 * U};
+      if (in[1].shape != dz) fail(fmt::format("dz must be {}", ir::shape_str(dz)));
+    }
+  }
+  if (state)
+    for (size_t i = base; i < in.size(); ++i)
+      if (in[i].shape != states)
+        fail(fmt::format("initial states must be (batch, units) = {}", ir::shape_str(states)));
+  return U;
+}
+
+// Index helpers for the reference: a (N, T, S, U) tensor and (N, U) states.
+struct Seq {
+  int64_t N, T, S, U;
+  int64_t at(int64_t n, int64_t t, int64_t s, int64_t u) const { return ((n * T + t) * S + s) * U + u; }
+};
+
+}  // namespace
+
+void check_cell_activation(const std::string& name, const char* what) {
+  for (const char* a : kActivations)
+    if (name == a) return;
+  throw ShapeError(fmt::format("unknown {} '{}' (expected tanh, sigmoid, hard_sigmoid, relu or linear)", what, name));
+}
+
+ScanAxis scan_axis(ir::Op op) {
+  switch (op) {
+    case ir::Op::Lstm: return {1, false};
+    case ir::Op::LstmGrad: return {1, true};
+    default: return {};
+  }
+}
+
+ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
+  const int64_t U = lstm_units(n, in);
+  switch (n.op) {
+    case ir::Op::Lstm: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], kSlots, U}};
+    case ir::Op::LstmGrad: return in[1];
+    case ir::Op::LstmGradRecurrentKernel: return {in[0].dtype, {U, 4 * U}};
+    default: break;
+  }
+  internal_error("not a recurrent op");
+}
+
+RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+  const std::string act = cell_activation(n), ract = gate_activation(n);
+  switch (n.op) {
+    case ir::Op::Lstm: {
+      const RefTensor &z = *in[0], &r = *in[1];
+      const int64_t N = z.shape[0], T = z.shape[1], U = z.shape[2] / 4;
+      const Seq y{N, T, kSlots, U};
+      RefTensor out{{N, T, kSlots, U}, std::vector<double>(N * T * kSlots * U)};
+      std::vector<double> a(4 * U);
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          const auto prev = [&](int s, int64_t u) {
+            if (t > 0) return out.data[y.at(b, t - 1, s, u)];
+            return in.size() > 2 ? in[2 + s]->data[b * U + u] : 0.0;
+          };
+          for (int64_t j = 0; j < 4 * U; ++j) {
+            a[j] = z.data[(b * T + t) * 4 * U + j];
+            for (int64_t i = 0; i < U; ++i) a[j] += prev(kH, i) * r.data[i * 4 * U + j];
+          }
+          for (int64_t u = 0; u < U; ++u) {
+            const double ig = act_ref(ract, a[u]), fg = act_ref(ract, a[U + u]), gg = act_ref(act, a[2 * U + u]),
+                         og = act_ref(ract, a[3 * U + u]);
+            const double c = fg * prev(kC, u) + ig * gg;
+            const double vals[kSlots] = {og * act_ref(act, c), c, ig, fg, gg, og};
+            for (int s = 0; s < kSlots; ++s) out.data[y.at(b, t, s, u)] = vals[s];
+          }
+        }
+      return out;
+    }
+    case ir::Op::LstmGrad: {
+      const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
+      const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
+      const Seq s{N, T, kSlots, U};
+      RefTensor d{y.shape, std::vector<double>(y.size())};
+      std::vector<double> dz(4 * U);
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = T - 1; t >= 0; --t) {
+          const auto Y = [&](int k, int64_t u) { return y.data[s.at(b, t, k, u)]; };
+          const auto G = [&](int k, int64_t u) { return gy.data[s.at(b, t, k, u)]; };
+          const auto next = [&](int k, int64_t u) { return t + 1 < T ? d.data[s.at(b, t + 1, k, u)] : 0.0; };
+          for (int64_t u = 0; u < U; ++u) {
+            const double cp = t > 0 ? y.data[s.at(b, t - 1, kC, u)] : (in.size() > 3 ? in[4]->data[b * U + u] : 0.0);
+            const double dh = G(kH, u) + next(kDhPrev, u);
+            const double ac = act_ref(act, Y(kC, u));
+            const double dc = G(kC, u) + next(kDcPrev, u) + dh * Y(kO, u) * act_grad_ref(act, ac);
+            dz[u] = (dc * Y(kG, u) + G(kI, u)) * act_grad_ref(ract, Y(kI, u));
+            dz[U + u] = (dc * cp + G(kF, u)) * act_grad_ref(ract, Y(kF, u));
+            dz[2 * U + u] = (dc * Y(kI, u) + G(kG, u)) * act_grad_ref(act, Y(kG, u));
+            dz[3 * U + u] = (dh * ac + G(kO, u)) * act_grad_ref(ract, Y(kO, u));
+            d.data[s.at(b, t, kDcPrev, u)] = dc * Y(kF, u);
+          }
+          for (int64_t g = 0; g < 4; ++g)
+            for (int64_t u = 0; u < U; ++u) d.data[s.at(b, t, static_cast<int>(g), u)] = dz[g * U + u];
+          for (int64_t i = 0; i < U; ++i) {
+            double acc = 0;
+            for (int64_t j = 0; j < 4 * U; ++j) acc += dz[j] * rt.data[j * U + i];
+            d.data[s.at(b, t, kDhPrev, i)] = acc;
+          }
+        }
+      return d;
+    }
+    case ir::Op::LstmGradRecurrentKernel: {
+      const RefTensor &y = *in[0], &dz = *in[1];
+      const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
+      const Seq s{N, T, kSlots, U};
+      RefTensor out{{U, 4 * U}, std::vector<double>(U * 4 * U, 0.0)};
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t i = 0; i < U; ++i) {
+            const double hp = t > 0 ? y.data[s.at(b, t - 1, kH, i)] : (in.size() > 2 ? in[2]->data[b * U + i] : 0.0);
+            for (int64_t j = 0; j < 4 * U; ++j) out.data[i * 4 * U + j] += hp * dz.data[(b * T + t) * 4 * U + j];
+          }
+      return out;
+    }
+    default: break;
+  }
+  internal_error("not a recurrent op");
+}
+
+// Halide dims are the IR axes reversed: y(u, slot, t, b), z(j, t, b),
+// r(j, i), rᵀ(i, j), states(u, b).
+Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
+  using namespace Halide;
+  const std::string act = cell_activation(n), ract = gate_activation(n);
+  const std::vector<Var> v = codegen::axis_vars(n.type.rank());
+  Func out(codegen::func_name(n));
+  const Expr zero = cast(ctx.type, 0);
+  switch (n.op) {
+    case ir::Op::Lstm: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "lstm lowered outside a scan kernel");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], j("j"), g("g");
+      const int U = static_cast<int>(n.type.shape[3].size);
+      const bool state = n.inputs.size() > 2;
+      const Func &z = ctx.in(n, 0), &r = ctx.in(n, 1);
+      Func hp(codegen::func_name(n, "_h_prev")), cp(codegen::func_name(n, "_c_prev"));
+      Func gates(codegen::func_name(n, "_gates")), acts(codegen::func_name(n, "_acts"));
+      const Expr first = t == 0;
+      const Expr before = max(t - 1, 0);
+      hp(u, t, b) = select(first, state ? ctx.in(n, 2)(u, b) : zero, ctx.self(u, kH, before, b));
+      cp(u, t, b) = select(first, state ? ctx.in(n, 3)(u, b) : zero, ctx.self(u, kC, before, b));
+      RDom ri(0, U, "ri");
+      gates(j, t, b) = z(j, t, b);
+      gates(j, t, b) += r(j, ri) * hp(ri, t, b);
+      acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, t, b)), act_expr(ract, gates(u + U, t, b)),
+                                 act_expr(act, gates(u + 2 * U, t, b)), act_expr(ract, gates(u + 3 * U, t, b))});
+      const Expr c = acts(u, 1, t, b) * cp(u, t, b) + acts(u, 0, t, b) * acts(u, 2, t, b);
+      out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c, acts(u, 0, t, b), acts(u, 1, t, b),
+                                acts(u, 2, t, b), acts(u, 3, t, b)});
+      ctx.stages[n.id] = {gates, acts, hp};
+      return out;
+    }
+    case ir::Op::LstmGrad: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "lstm_grad lowered outside a scan kernel");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
+      const int U = static_cast<int>(n.type.shape[3].size);
+      const Expr T = ctx.extent(n.type.shape[1]);
+      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const bool state = n.inputs.size() > 3;
+      const Expr last = t + 1 >= T, after = min(t + 1, T - 1);
+      Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz")),
+          dhp(codegen::func_name(n, "_dh_prev"));
+      dh(u, t, b) = gy(u, kH, t, b) + select(last, zero, ctx.self(u, kDhPrev, after, b));
+      const Expr ac = act_expr(act, y(u, kC, t, b));
+      dc(u, t, b) = gy(u, kC, t, b) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
+                    dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
+      const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
+      const auto Y = [&](int s) { return y(u, s, t, b); };
+      const auto G = [&](int s) { return gy(u, s, t, b); };
+      dz(u, g, t, b) = mux(g, {(dc(u, t, b) * Y(kG) + G(kI)) * act_grad_expr(ract, Y(kI)),
+                               (dc(u, t, b) * cprev + G(kF)) * act_grad_expr(ract, Y(kF)),
+                               (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
+                               (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
+      RDom rj(0, U, 0, 4, "rj");
+      dhp(i, t, b) = zero;
+      dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+      out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), k == kDhPrev, dhp(u, t, b), dc(u, t, b) * Y(kF));
+      ctx.stages[n.id] = {dhp, dz, dc};
+      return out;
+    }
+    case ir::Op::LstmGradRecurrentKernel: {
+      Var j = v[1], i = v[0], t("t"), b("b");
+      const ir::TensorType& yt = ctx.in_type(n, 0);
+      const Func &y = ctx.in(n, 0), &dz = ctx.in(n, 1);
+      const bool state = n.inputs.size() > 2;
+      Func hp(codegen::func_name(n, "_h_prev")), acc(codegen::func_name(n, "_acc"));
+      hp(i, t, b) = select(t == 0, state ? ctx.in(n, 2)(i, b) : zero, y(i, kH, max(t - 1, 0), b));
+      RDom r(0, ctx.extent(yt.shape[1]), 0, ctx.extent(yt.shape[0]), "r");
+      acc(j, i) = zero;
+      acc(j, i) += hp(i, r.x, r.y) * dz(j, r.x, r.y);
+      out(j, i) = acc(j, i);
+      ctx.stages[n.id] = {acc};
+      return out;
+    }
+    default: break;
+  }
+  internal_error("not a recurrent op");
+}
+
+namespace {
+
+// A register tile of an accumulation along a vectorized axis `x` (lanes ×
+// vecs wide) by `rows` of the unrolled axis `y`, the reduction `r` inside:
+// the matmul's register blocking (ops/matmul.cpp).
+void register_tile(Halide::Stage st, Halide::VarOrRVar x, Halide::VarOrRVar y, const std::vector<Halide::VarOrRVar>& r,
+                   int64_t extent, int lanes) {
+  using namespace Halide;
+  int w = lanes;
+  for (int c : {3, 2})
+    if (extent % (c * lanes) == 0) { w = c * lanes; break; }
+  Var xo("xo"), xi("xi");
+  std::vector<VarOrRVar> order{xi, y};
+  order.insert(order.end(), r.begin(), r.end());
+  order.push_back(xo);
+  st.split(x, xo, xi, w, TailStrategy::GuardWithIf).reorder(order).vectorize(xi, lanes, TailStrategy::GuardWithIf).unroll(xi).unroll(y);
+}
+
+}  // namespace
+
+// THE SCHEDULES. A step of lstm / lstm_grad works on a few batch rows at a
+// time: the rows' gate pre-activations accumulate in registers (the matmul's
+// register tile: vectors along the 4U gates by the rows) while the recurrent
+// kernel streams from cache, then the gate nonlinearities and the state
+// update run on the rows while they are in L1, and the step's output is
+// written once. Rows in parallel when a step has enough work.
+void Recurrent::schedule(codegen::ScheduleCtx& s) {
+  using namespace Halide;
+  const auto& st = s.lower.stages.at(s.anchor.id);
+  const int v = s.vector_width;
+  if (s.anchor.op == ir::Op::LstmGradRecurrentKernel) {
+    // dr = Σ h_prevᵀ dz over the batch and time: the output in register
+    // tiles (vectors along 4U by rows of U), the whole sum inside.
+    Func acc = st[0];
+    const int64_t G = s.anchor.type.shape[1].size, U = s.anchor.type.shape[0].size;
+    const int lanes = static_cast<int>(std::min<int64_t>(G, v));
+    Var j = s.out_vars[1], i = s.out_vars[0];
+    s.out.vectorize(j, lanes, TailStrategy::GuardWithIf);
+    acc.compute_root().vectorize(j, lanes, TailStrategy::GuardWithIf);
+    const std::vector<RVar> r = codegen::update_rvars(acc);
+    int rows = static_cast<int>(std::min<int64_t>(U, 8));
+    while (U % rows != 0) --rows;
+    Var io("io"), ii("ii");
+    Stage up = acc.update();
+    up.split(i, io, ii, rows);
+    register_tile(up, j, ii, {r[0], r[1]}, G, lanes);
+    if (U * G >= (1 << 14)) up.parallel(io);
+    return;
+  }
+  const int64_t U = s.anchor.type.shape[3].size;
+  const int lanes = static_cast<int>(std::min<int64_t>(U, v));
+  Var u = s.out_vars[3], k = s.out_vars[2], b = s.out_vars[0], bo("bo"), bi("bi");
+  const int rows = 4;
+  const Expr N = s.out.output_buffer().dim(3).extent();
+  // Pure stages shift their last vector inwards (lanes <= U): Halide 14
+  // miscompiled the guarded tail of the unrolled slots (17 units: the h
+  // slot's second vector was stored over its first).
+  s.out.reorder(u, k, b).vectorize(u, lanes, TailStrategy::ShiftInwards).unroll(k);
+  // Tiles of `rows` batch rows; fewer rows than that: one row per tile (the
+  // split by 1 keeps the loop `bo` that the stages are computed at).
+  Stage tiled = s.out.specialize(N >= rows);
+  tiled.split(b, bo, bi, rows, TailStrategy::ShiftInwards).reorder(u, k, bi, bo);
+  if (U >= 64) tiled.parallel(bo);  // a step of a big cell: rows in parallel
+  s.out.split(b, bo, bi, 1);
+  const std::vector<Func> stages(st.begin(), st.end());
+  for (Func f : stages) f.compute_at(s.out, bo);
+  if (s.anchor.op == ir::Op::Lstm) {
+    Func gates = st[0], acts = st[1], hp = st[2];
+    Var j = gates.args()[0], gb = gates.args()[2];
+    gates.vectorize(j, lanes, TailStrategy::ShiftInwards);
+    register_tile(gates.update(), j, gb, {codegen::update_rvars(gates)[0]}, 4 * U, lanes);
+    acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
+    hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
+    return;
+  }
+  Func dhp = st[0], dz = st[1], dc = st[2];
+  Var i = dhp.args()[0], gb = dhp.args()[2];
+  dhp.vectorize(i, lanes, TailStrategy::ShiftInwards);
+  const std::vector<RVar> rj = codegen::update_rvars(dhp);
+  register_tile(dhp.update(), i, gb, {rj[0], rj[1]}, U, lanes);
+  dz.vectorize(dz.args()[0], lanes, TailStrategy::ShiftInwards).unroll(dz.args()[1]);
+  dc.vectorize(dc.args()[0], lanes, TailStrategy::ShiftInwards);
+}
+
+std::vector<OpSample> Recurrent::samples(ir::Op op) {
+  ir::Attrs keras, other;
+  other.activation = "relu";
+  other.recurrent_activation = "hard_sigmoid";
+  switch (op) {
+    case ir::Op::Lstm:
+      return {{"zero initial state", {{"N", 4, 12}, {3, 12}}, keras},
+              {"initial state, 17 units (vector tail)", {{"N", 3, 68}, {17, 68}, {"N", 17}, {"N", 17}}, keras},
+              {"one step, relu / hard_sigmoid", {{"N", 1, 8}, {2, 8}}, other},
+              {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras}};
+    case ir::Op::LstmGrad: {
+      std::vector<OpSample> v = {
+          {"zero initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 6, 3}}, keras},
+          {"initial state, 17 units", {{68, 17}, {"N", 3, 6, 17}, {"N", 3, 6, 17}, {"N", 17}, {"N", 17}}, keras},
+          {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other}};
+      for (OpSample& x : v) x.differentiable = false;
+      return v;
+    }
+    case ir::Op::LstmGradRecurrentKernel: {
+      std::vector<OpSample> v = {{"zero initial state", {{"N", 4, 6, 3}, {"N", 4, 12}}, keras},
+                                 {"initial state, 17 units", {{"N", 3, 6, 17}, {"N", 3, 68}, {"N", 17}}, keras},
+                                 {"dynamic sequence length", {{2, "N", 6, 2}, {2, "N", 8}}, keras}};
+      for (OpSample& x : v) x.differentiable = false;
+      return v;
+    }
+    default: break;
+  }
+  return {};
+}
+
+// y = lstm(z, r, h0, c0), g = dL/dy:
+//   d  = lstm_grad(rᵀ, y, g, h0, c0)                the backward through time
+//   dz = d[:, :, 0:4] as (N, T, 4U)                 (z enters a_t with slope 1)
+//   dr = lstm_grad_recurrent_kernel(y, dz, h0)      Σ h_{t-1}ᵀ dz_t
+//   dh0 = d[:, 0, 4],  dc0 = d[:, 0, 5]
+// lstm_grad and lstm_grad_recurrent_kernel have no VJP of their own: a
+// second derivative through an LSTM is refused with a clear error.
+std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  if (n.op != ir::Op::Lstm)
+    throw Error(fmt::format("{} is not differentiable: second derivatives through an LSTM are not supported",
+                            ir::op_name(n.op)));
+  const int z = n.inputs[0], r = n.inputs[1];
+  const bool state = n.inputs.size() > 2;
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, g};
+  if (state) grad_in.insert(grad_in.end(), {n.inputs[2], n.inputs[3]});
+  const int d = b.op(ir::Op::LstmGrad, grad_in, n.attrs);
+  const int dz = b.reshape(b.slice(d, 2, 0, 4), b.shape(z));
+  std::vector<int> rk_in{n.id, dz};
+  if (state) rk_in.push_back(n.inputs[2]);
+  const int dr = b.op(ir::Op::LstmGradRecurrentKernel, rk_in, n.attrs);
+  if (!state) return {dz, dr};
+  const int step0 = b.slice(d, 1, 0, 1);
+  const ir::Shape hs = b.shape(n.inputs[2]);
+  return {dz, dr, b.reshape(b.slice(step0, 2, kDhPrev, 1), hs), b.reshape(b.slice(step0, 2, kDcPrev, 1), hs)};
+}
+
+}  // namespace brine::ops

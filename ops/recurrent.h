@@ -1,0 +1,20 @@
+#pragma once
+#include <string>
+
+#include "ops/family.h"
+namespace brine::ops {
+BRINE_DECLARE_OP_FAMILY(Recurrent);
+
+// The activations a recurrent cell may use (Keras names): tanh, sigmoid,
+// hard_sigmoid, relu, linear. Throws ShapeError naming the choices.
+void check_cell_activation(const std::string& name, const char* what);
+
+// A scan op's kernel computes one step along `axis` (an IR axis of its
+// output) per call, reading earlier steps of its own output; `reverse` runs
+// the steps from last to first (a backward pass through time).
+struct ScanAxis {
+  int axis = -1;  // -1: not a scan
+  bool reverse = false;
+};
+ScanAxis scan_axis(ir::Op op);
+}  // namespace brine::ops
