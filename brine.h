@@ -12,6 +12,7 @@
 #include "dsl/expr.h"
 #include "dsl/grad.h"
 #include "dsl/conv_layers.h"
+#include "dsl/recurrent_layers.h"
 #include "dsl/layers.h"
 #include "dsl/model.h"
 #include "runtime/model.h"

@@ -59,9 +59,10 @@ void verify(const Graph& g) {
       throw Error(fmt::format("{}: two inputs are named '{}'", g.describe(n.id), n.attrs.name));
     if (n.op == Op::Param && !param_names.insert(n.attrs.name).second)
       throw Error(fmt::format("{}: two parameters are named '{}'", g.describe(n.id), n.attrs.name));
-    if (n.op == Op::Param && n.attrs.init != "glorot_uniform" && n.attrs.init != "zeros" && n.attrs.init != "ones")
-      throw Error(fmt::format("{}: unknown initializer '{}' (expected glorot_uniform, zeros or ones)",
-                              g.describe(n.id), n.attrs.init));
+    if (n.op == Op::Param && n.attrs.init != "glorot_uniform" && n.attrs.init != "zeros" && n.attrs.init != "ones" &&
+        n.attrs.init != "orthogonal" && n.attrs.init != "unit_forget_bias")
+      throw Error(fmt::format("{}: unknown initializer '{}' (expected glorot_uniform, orthogonal, zeros, ones or "
+                              "unit_forget_bias)", g.describe(n.id), n.attrs.init));
   }
   if (g.outputs.empty()) throw Error(fmt::format("graph '{}' has no outputs", g.name));
   for (const Output& o : g.outputs) {

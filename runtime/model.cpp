@@ -24,6 +24,46 @@ void initialize_param(Tensor& t, const std::string& init, uint64_t seed, const s
     for (int64_t i = 0; i < t.size(); ++i) set(i, init == "ones" ? 1.0 : 0.0);
     return;
   }
+  uint64_t state = 0xCBF29CE484222325ull ^ seed;  // FNV-1a of the name, from the seed
+  for (unsigned char c : name) state = (state ^ c) * 0x100000001B3ull;
+  const auto uniform = [&] { return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53; };  // [0, 1)
+  if (init == "unit_forget_bias") {
+    // An LSTM's bias (4 units: gates i, f, c, o): ones for the forget gate,
+    // zeros elsewhere (Keras's unit_forget_bias=True).
+    const int64_t units = t.size() / 4;
+    for (int64_t i = 0; i < t.size(); ++i) set(i, i >= units && i < 2 * units ? 1.0 : 0.0);
+    return;
+  }
+  if (init == "orthogonal") {
+    // Keras's Orthogonal (gain 1): the QR of a standard normal matrix of
+    // shape (max(rows, cols), min(rows, cols)), signs fixed by R's diagonal,
+    // transposed when rows < cols. Here by modified Gram-Schmidt on its
+    // columns, which gives the same Q.
+    const auto& s = t.shape();
+    const int64_t cols = s.empty() ? 1 : s.back(), rows = t.size() / std::max<int64_t>(cols, 1);
+    const int64_t m = std::max(rows, cols), k = std::min(rows, cols);
+    std::vector<double> q(m * k);  // column-major: column j at q[j * m]
+    for (double& v : q) {                    // Box-Muller
+      const double u1 = 1 - uniform(), u2 = uniform();
+      v = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+    }
+    for (int64_t j = 0; j < k; ++j) {
+      double* cj = &q[j * m];
+      for (int64_t p = 0; p < j; ++p) {
+        const double* cp = &q[p * m];
+        double dot = 0;
+        for (int64_t i = 0; i < m; ++i) dot += cp[i] * cj[i];
+        for (int64_t i = 0; i < m; ++i) cj[i] -= dot * cp[i];
+      }
+      double norm = 0;
+      for (int64_t i = 0; i < m; ++i) norm += cj[i] * cj[i];
+      norm = std::sqrt(norm);
+      for (int64_t i = 0; i < m; ++i) cj[i] /= norm;  // R's diagonal is the norm (> 0): no sign flip
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) set(r * cols + c, rows >= cols ? q[c * m + r] : q[r * m + c]);
+    return;
+  }
   if (init != "glorot_uniform") throw Error("unknown initializer '" + init + "'");
   // Keras: fan_in = shape[-2] * receptive field, fan_out = shape[-1] * receptive field.
   const auto& s = t.shape();
@@ -36,12 +76,7 @@ void initialize_param(Tensor& t, const std::string& init, uint64_t seed, const s
     fan_out = static_cast<double>(s[s.size() - 1]) * receptive;
   }
   const double limit = std::sqrt(6.0 / (fan_in + fan_out));
-  uint64_t state = 0xCBF29CE484222325ull ^ seed;  // FNV-1a of the name, from the seed
-  for (unsigned char c : name) state = (state ^ c) * 0x100000001B3ull;
-  for (int64_t i = 0; i < t.size(); ++i) {
-    const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;  // [0, 1)
-    set(i, (2 * u - 1) * limit);
-  }
+  for (int64_t i = 0; i < t.size(); ++i) set(i, (2 * uniform() - 1) * limit);
 }
 
 CompiledModel::CompiledModel(std::shared_ptr<const rt::ProgramSpec> spec, std::vector<rt::KernelBinding> kernels,

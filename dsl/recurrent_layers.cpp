@@ -1,0 +1,86 @@
+#include "dsl/recurrent_layers.h"
+
+#include <fmt/format.h>
+
+#include "ops/recurrent.h"
+
+namespace brine {
+
+LSTM::LSTM(int64_t units, LSTMOptions options, Loc loc)
+    : Layer("LSTM", options.name, loc), units_(units), opt_(std::move(options)) {
+  if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
+  try {
+    ops::check_cell_activation(opt_.activation, "activation");
+    ops::check_cell_activation(opt_.recurrent_activation, "recurrent_activation");
+  } catch (const ops::ShapeError& e) {
+    fail(e.what());
+  }
+}
+
+Expr LSTM::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
+
+Expr LSTM::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
+  return call(x, initial_state, loc).front();
+}
+
+std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
+  if (!x.defined()) fail("the input tensor is undefined");
+  if (x.rank() != 3)
+    fail(fmt::format("input must have rank 3 (batch, time, features), got shape {}", ir::shape_str(x.shape())));
+  const Dim& features = x.shape()[2];
+  if (!features.is_static())
+    fail(fmt::format("the features axis of the input must be static, got shape {}", ir::shape_str(x.shape())));
+  const Shape state_shape{x.shape()[0], units_};
+  if (!initial_state.empty()) {
+    std::vector<std::string> got;
+    bool ok = initial_state.size() == 2;
+    for (const Expr& s : initial_state) {
+      got.push_back(s.defined() ? ir::shape_str(s.shape()) : "undefined");
+      ok = ok && s.defined() && s.shape() == state_shape && s.dtype() == x.dtype();
+    }
+    if (!ok)
+      fail(fmt::format("initial_state must be [h, c], each of shape {}; got [{}]", ir::shape_str(state_shape),
+                       fmt::join(got, ", ")));
+  }
+  if (!kernel_.defined()) {
+    kernel_ = param("kernel", {features, 4 * units_}, "glorot_uniform", x.dtype());
+    recurrent_kernel_ = param("recurrent_kernel", {units_, 4 * units_}, "orthogonal", x.dtype());
+    if (opt_.use_bias) bias_ = param("bias", {4 * units_}, opt_.unit_forget_bias ? "unit_forget_bias" : "zeros", x.dtype());
+  } else if (kernel_.shape()[0] != features) {
+    fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel_.shape()[0].str(),
+                     ir::shape_str(x.shape())));
+  }
+  // The input projection of every step at once.
+  Expr z = node(ir::Op::MatMul, {x, kernel_});
+  if (opt_.use_bias) z = node(ir::Op::Add, {z, bias_});
+  ir::Attrs time;
+  time.axes = {1};
+  if (opt_.go_backwards) z = node(ir::Op::Reverse, {z}, time);
+  std::vector<Expr> in{z, recurrent_kernel_};
+  in.insert(in.end(), initial_state.begin(), initial_state.end());
+  ir::Attrs cell;
+  cell.activation = opt_.activation;
+  cell.recurrent_activation = opt_.recurrent_activation;
+  const Expr y = node(ir::Op::Lstm, in, cell);  // (N, T, 6, units): h, c, gates
+
+  const auto slice = [&](const Expr& e, int64_t axis, int64_t start) {
+    ir::Attrs a;
+    a.axes = {axis, start, 1};
+    return node(ir::Op::Slice, {e}, a);
+  };
+  const auto reshape = [&](const Expr& e, Shape shape) {
+    ir::Attrs a;
+    a.shape = std::move(shape);
+    return node(ir::Op::Reshape, {e}, a);
+  };
+  const Expr last = slice(y, 1, -1);
+  const Expr h = reshape(slice(last, 2, 0), state_shape);
+  std::vector<Expr> out{opt_.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], units_}) : h};
+  if (opt_.return_state) {
+    out.push_back(h);
+    out.push_back(reshape(slice(last, 2, 1), state_shape));
+  }
+  return out;
+}
+
+}  // namespace brine

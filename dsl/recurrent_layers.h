@@ -1,0 +1,50 @@
+// The model-author API, part 4: Keras's recurrent layers on (batch, time,
+// features) sequences:
+//
+//   auto x = brine::Input({"T", 32});                // any sequence length
+//   auto h = brine::LSTM(8)(x);                      // (N, 8): the last output
+//   auto seq = brine::LSTM(8, {.return_sequences = true})(x);   // (N, T, 8)
+//   auto out = brine::LSTM(8, {.return_state = true}).call(x);  // {output, h, c}
+//
+// Weights and semantics are Keras's: kernel (features, 4·units) glorot
+// uniform, recurrent_kernel (units, 4·units) orthogonal, bias (4·units) with
+// ones for the forget gate (unit_forget_bias), gates in the order i, f, c, o.
+// The input projection of all time steps is one matmul; the recurrence is a
+// scan kernel (ops/recurrent.cpp) that runs any number of steps.
+#pragma once
+
+#include "dsl/layers.h"
+
+namespace brine {
+
+struct LSTMOptions {
+  std::string activation = "tanh";               // tanh, sigmoid, hard_sigmoid, relu, linear
+  std::string recurrent_activation = "sigmoid";  // the gates'
+  bool use_bias = true;
+  bool unit_forget_bias = true;
+  bool return_sequences = false;  // output every step's h (N, T, units), not only the last (N, units)
+  bool return_state = false;      // call() also returns the last h and c
+  bool go_backwards = false;      // read the sequence from its end; outputs in processing order
+  std::string name;
+};
+
+class LSTM : public Layer {
+ public:
+  LSTM(int64_t units, LSTMOptions options = {}, BRINE_HERE);
+  // The output (see return_sequences). initial_state: {h0, c0}, each (N, units).
+  Expr operator()(const Expr& x, BRINE_HERE) const;
+  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  // As Keras's call: {output} or, with return_state, {output, h, c}.
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+
+  const Expr& kernel() const { return kernel_; }
+  const Expr& recurrent_kernel() const { return recurrent_kernel_; }
+  const Expr& bias() const { return bias_; }
+
+ private:
+  int64_t units_;
+  LSTMOptions opt_;
+  mutable Expr kernel_, recurrent_kernel_, bias_;
+};
+
+}  // namespace brine

@@ -1,0 +1,237 @@
+// The LSTM layer: Keras's semantics and weight layout against an independent
+// implementation of the equations, one compiled model on sequences of
+// lengths 1, 2 and 7, go_backwards, initial states, return_state, parameter
+// gradients against finite differences, training with gradient clipping,
+// and the errors of bad configurations (naming the layer, the shapes and
+// this file's line).
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "brine.h"
+#include "ir/autodiff.h"
+#include "ir/verify.h"
+#include "test_util.h"
+
+namespace brine {
+namespace {
+
+std::string here(int line) { return fmt::format("recurrent_layers_test.cpp:{}", line); }
+
+class RecurrentLayers : public ::testing::Test {
+ protected:
+  void SetUp() override { reset_layer_names(); }
+};
+
+std::vector<double> values(const Tensor& t) {
+  std::vector<double> v(t.size());
+  for (int64_t i = 0; i < t.size(); ++i) v[i] = t.at_flat(i);
+  return v;
+}
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+// Keras's LSTM, written from its documentation: z = x W + b + h R, gates in
+// the kernel's column blocks i, f, c, o. Returns every step's h (N, T, U)
+// and the last c.
+struct KerasLstm {
+  std::vector<double> h_seq, c_last;
+};
+KerasLstm keras_lstm(const std::vector<double>& x, int64_t N, int64_t T, int64_t F, const std::vector<double>& W,
+                     const std::vector<double>& R, const std::vector<double>& b, int64_t U, bool backwards,
+                     const std::vector<double>* h0 = nullptr, const std::vector<double>* c0 = nullptr) {
+  KerasLstm out{std::vector<double>(N * T * U), std::vector<double>(N * U)};
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<double> h(U, 0.0), c(U, 0.0);
+    if (h0) std::copy(h0->begin() + n * U, h0->begin() + (n + 1) * U, h.begin());
+    if (c0) std::copy(c0->begin() + n * U, c0->begin() + (n + 1) * U, c.begin());
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = backwards ? T - 1 - s : s;
+      std::vector<double> z(4 * U);
+      for (int64_t j = 0; j < 4 * U; ++j) {
+        z[j] = b.empty() ? 0 : b[j];
+        for (int64_t f = 0; f < F; ++f) z[j] += x[(n * T + t) * F + f] * W[f * 4 * U + j];
+        for (int64_t i = 0; i < U; ++i) z[j] += h[i] * R[i * 4 * U + j];
+      }
+      for (int64_t u = 0; u < U; ++u) {
+        const double ig = sigmoid(z[u]), fg = sigmoid(z[U + u]), gg = std::tanh(z[2 * U + u]), og = sigmoid(z[3 * U + u]);
+        c[u] = fg * c[u] + ig * gg;
+        h[u] = og * std::tanh(c[u]);
+        out.h_seq[(n * T + s) * U + u] = h[u];
+      }
+    }
+    std::copy(c.begin(), c.end(), out.c_last.begin() + n * U);
+  }
+  return out;
+}
+
+TEST_F(RecurrentLayers, KerasShapesAndParameterCounts) {
+  auto x = Input({3, 32});
+  EXPECT_EQ(ir::shape_str(LSTM(8)(x).shape()), "(N, 8)");
+  EXPECT_EQ(ir::shape_str(LSTM(8, {.return_sequences = true})(x).shape()), "(N, 3, 8)");
+  const auto r = LSTM(8, {.return_state = true}).call(x);
+  ASSERT_EQ(r.size(), 3u);
+  for (const Expr& e : r) EXPECT_EQ(ir::shape_str(e.shape()), "(N, 8)");
+  auto seq = Input({"T", 5});
+  EXPECT_EQ(ir::shape_str(LSTM(4, {.return_sequences = true})(seq).shape()), "(N, T, 4)");
+  // Keras: 4 units x (features + units + 1) x 8 = 1312 for LSTM(8) on 32 features.
+  reset_layer_names();
+  auto in = Input({3, 32});
+  const std::string summary = Model({in}, {Dense(2)(LSTM(8)(in))}).summary();
+  EXPECT_NE(summary.find("1,312"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("lstm (LSTM)"), std::string::npos) << summary;
+}
+
+// One compiled model (dynamic sequence length T), run on T = 1, 2, 7, against
+// the Keras equations with the model's own (seeded) weights.
+TEST_F(RecurrentLayers, MatchesKerasEquationsForEverySequenceLength) {
+  for (const bool backwards : {false, true}) {
+    reset_layer_names();
+    auto x = Input({"T", 5}, "x", DType::F64);
+    LSTM layer(3, {.return_sequences = true, .go_backwards = backwards});
+    auto seq = layer(x);
+    const Model m({x}, {seq});
+    Executable exe = compile(m, {.dtype = DType::F64});
+    const auto W = values(exe.param(layer.name() + "/kernel")), R = values(exe.param(layer.name() + "/recurrent_kernel")),
+               b = values(exe.param(layer.name() + "/bias"));
+    // unit_forget_bias: ones for the forget gate, zeros elsewhere.
+    EXPECT_EQ(b, (std::vector<double>{0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0}));
+    for (const int64_t T : {1, 2, 7}) {
+      SCOPED_TRACE(fmt::format("T = {}, go_backwards = {}", T, backwards));
+      const Tensor xv = test::random_tensor({2, T, 5}, DType::F64, 10 + T);
+      const auto want = keras_lstm(values(xv), 2, T, 5, W, R, b, 3, backwards).h_seq;
+      const auto got = values(exe.forward({xv})[0]);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << i;
+    }
+  }
+}
+
+TEST_F(RecurrentLayers, InitialStateAndReturnState) {
+  auto x = Input({4, 2}, "x", DType::F64);
+  auto h0 = Input({3}, "h0", DType::F64);
+  auto c0 = Input({3}, "c0", DType::F64);
+  LSTM layer(3, {.return_state = true});
+  const auto r = layer.call(x, {h0, c0});
+  Executable exe = compile(Model({x, h0, c0}, {r[0], r[1], r[2]}), {.dtype = DType::F64});
+  const Tensor xv = test::random_tensor({2, 4, 2}, DType::F64, 1), hv = test::random_tensor({2, 3}, DType::F64, 2),
+               cv = test::random_tensor({2, 3}, DType::F64, 3);
+  const auto out = exe.forward({xv, hv, cv});
+  const auto hd = values(hv), cd = values(cv);
+  const auto want = keras_lstm(values(xv), 2, 4, 2, values(exe.param("lstm/kernel")),
+                               values(exe.param("lstm/recurrent_kernel")), values(exe.param("lstm/bias")), 3, false,
+                               &hd, &cd);
+  const auto output = values(out[0]), h = values(out[1]), c = values(out[2]);
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t u = 0; u < 3; ++u) {
+      EXPECT_NEAR(output[n * 3 + u], want.h_seq[(n * 4 + 3) * 3 + u], 1e-12);
+      EXPECT_NEAR(h[n * 3 + u], output[n * 3 + u], 0);
+      EXPECT_NEAR(c[n * 3 + u], want.c_last[n * 3 + u], 1e-12);
+    }
+}
+
+// Gradients of every weight and of the initial state, through the whole
+// sequence, against central differences of the reference evaluator (f64).
+TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
+  for (const bool backwards : {false, true}) {
+    reset_layer_names();
+    auto x = Input({"T", 3}, "x", DType::F64);
+    auto h0 = Input({2}, "h0", DType::F64);
+    auto c0 = Input({2}, "c0", DType::F64);
+    auto seq = LSTM(2, {.return_sequences = true, .go_backwards = backwards})(x, {h0, c0});
+    auto last = LSTM(2, {.activation = "relu", .recurrent_activation = "hard_sigmoid"})(seq);
+    const Model m({x, h0, c0}, {reduce_sum(Dense(1)(last) * reduce_sum(seq))});
+    ir::Graph g = m.graph();
+    std::vector<int> wrt;
+    for (const ir::Node& n : g.nodes)
+      if (n.op == ir::Op::Param || (n.op == ir::Op::Input && n.attrs.name != "x")) wrt.push_back(n.id);
+    const ir::Graph back = ir::differentiate(g, g.outputs[0].node, wrt);
+    ASSERT_EQ(wrt.size(), 10u);  // 2 LSTMs x 3 weights, Dense x 2, h0, c0
+    int checked = 0;
+    for (const int64_t T : {1, 2, 7}) {
+      SCOPED_TRACE(fmt::format("T = {}, go_backwards = {}", T, backwards));
+      std::vector<ops::RefTensor> in{test::to_ref(test::random_tensor({2, T, 3}, DType::F64, 1)),
+                                     test::to_ref(test::random_tensor({2, 2}, DType::F64, 2)),
+                                     test::to_ref(test::random_tensor({2, 2}, DType::F64, 3))};
+      std::vector<ops::RefTensor> pv;
+      uint64_t seed = 5;
+      for (const ir::Node& n : g.nodes)
+        if (n.op == ir::Op::Param) {
+          std::vector<int64_t> shape;
+          for (const ir::Dim& d : n.type.shape) shape.push_back(d.size);
+          pv.push_back(test::to_ref(test::random_tensor(shape, DType::F64, seed++)));
+        }
+      const auto analytic = ir::evaluate(back, in, pv);
+      size_t k = 0, pi = 0, ii = 1;
+      for (int id : wrt) {
+        ops::RefTensor& v = g.node(id).op == ir::Op::Param ? pv[pi++] : in[ii++];
+        const ops::RefTensor& grad = analytic[1 + k++];
+        double scale = 1e-3;
+        for (double d : grad.data) scale = std::max(scale, std::abs(d));
+        for (int64_t i = 0; i < v.size(); ++i) {
+          const double x0 = v.data[i], h = 1e-6;
+          v.data[i] = x0 + h;
+          const double up = ir::evaluate(g, in, pv)[0].data[0];
+          v.data[i] = x0 - h;
+          const double down = ir::evaluate(g, in, pv)[0].data[0];
+          v.data[i] = x0;
+          EXPECT_NEAR(grad.data[i], (up - down) / (2 * h), 1e-6 * scale) << g.node(id).attrs.name << "[" << i << "]";
+          ++checked;
+        }
+      }
+    }
+    EXPECT_EQ(checked, 3 * (24 + 16 + 8 + 16 + 16 + 8 + 2 + 1 + 2 * 2 + 2 * 2));
+  }
+}
+
+// A compiled training step with clipping by global norm: the loss of a
+// small sequence regression goes down.
+TEST_F(RecurrentLayers, TrainsWithGradientClipping) {
+  auto x = Input({5, 2});
+  auto y = Dense(1)(LSTM(6)(x));
+  Optimizer opt = Optimizer::adam(0.05);
+  opt.clip_norm = 1.0;
+  Trainer tr(Model({x}, {y}), "mse", opt);
+  // Target: the sum of the sequence's first feature.
+  Tensor xs = test::random_tensor({64, 5, 2}, DType::F32, 4), ys({64, 1});
+  for (int n = 0; n < 64; ++n) {
+    float s = 0;
+    for (int t = 0; t < 5; ++t) s += xs.data<float>()[(n * 5 + t) * 2];
+    ys.data<float>()[n] = s;
+  }
+  const History h = tr.fit(xs, ys, {.epochs = 30, .batch_size = 16, .verbose = 0});
+  EXPECT_LT(h.epochs.back().at("loss"), 0.2 * h.epochs.front().at("loss"));
+}
+
+TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
+  const auto expect_error = [](const std::function<void()>& f, const std::vector<std::string>& parts) {
+    try {
+      f();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    }
+  };
+  auto x = Input({3, 4});
+  auto flat = Input({12});
+  expect_error([&] { LSTM(0); }, {"LSTM layer 'lstm'", "units must be a positive integer, got 0", here(__LINE__)});
+  // Errors name the line where the layer was made.
+  expect_error([&] { LSTM(4)(flat); }, {"LSTM layer 'lstm_1'", here(__LINE__),
+                                        "input must have rank 3 (batch, time, features), got shape (N, 12)"});
+  auto h_bad = Input({5});
+  auto c_ok = Input({4});
+  expect_error([&] { LSTM(4)(x, {h_bad, c_ok}); }, {"LSTM layer 'lstm_2'", here(__LINE__),
+                                                    "initial_state must be [h, c], each of shape (N, 4); got [(N, 5), (N, 4)]"});
+  expect_error([&] { LSTM(4)(x, {c_ok}); }, {"initial_state must be [h, c]", "got [(N, 4)]"});
+  expect_error([&] { LSTM(4, {.activation = "softplus"}); },
+               {"LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)"});
+  LSTM shared(4);
+  shared(x);
+  auto other = Input({3, 7});
+  expect_error([&] { shared(other); }, {"was built for inputs with 4 features, now called on shape (N, 3, 7)"});
+}
+
+}  // namespace
+}  // namespace brine
