@@ -379,7 +379,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   const int64_t U = s.anchor.type.shape[3].size;
   const int lanes = static_cast<int>(std::min<int64_t>(U, v));
   Var u = s.out_vars[3], k = s.out_vars[2], b = s.out_vars[0], bo("bo"), bi("bi");
-  const int rows = 4;
+  const int rows = 8;  // 3 vectors of gates x 8 rows: 24 accumulators, as the matmul
   const Expr N = s.out.output_buffer().dim(3).extent();
   // Pure stages shift their last vector inwards (lanes <= U): Halide 14
   // miscompiled the guarded tail of the unrolled slots (17 units: the h

@@ -24,3 +24,13 @@ brine::Model conv3x3_model() {
   auto out = Conv2D(64, 3, {.padding = "same", .activation = "relu"})(inp);
   return Model({inp}, {out}, "conv3x3");
 }
+
+// lstm256_T50_b64: Input(50, 128) -> LSTM(256, return_sequences) -> Dense(256).
+// (seed_lstm_b4 is examples/seed_lstm/model.cpp's seed_lstm_model.)
+brine::Model lstm256_model() {
+  using namespace brine;
+  reset_layer_names();
+  auto inp = Input({50, 128});
+  auto out = Dense(256)(LSTM(256, {.return_sequences = true})(inp));
+  return Model({inp}, {out}, "lstm256");
+}
