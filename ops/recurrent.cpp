@@ -259,7 +259,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   switch (n.op) {
     case ir::Op::Lstm: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "lstm lowered outside a scan kernel");
-      Var u = v[3], k = v[2], t = v[1], b = v[0], j("j"), g("g");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
       const bool state = n.inputs.size() > 2;
       const Func &z = ctx.in(n, 0), &r = ctx.in(n, 1);
@@ -269,11 +269,13 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const Expr before = max(t - 1, 0);
       hp(u, t, b) = select(first, state ? ctx.in(n, 2)(u, b) : zero, ctx.self(u, kH, before, b));
       cp(u, t, b) = select(first, state ? ctx.in(n, 3)(u, b) : zero, ctx.self(u, kC, before, b));
+      // Gate pre-activations indexed (unit, gate) so that a block of units
+      // needs exactly its four gates' columns.
       RDom ri(0, U, "ri");
-      gates(j, t, b) = z(j, t, b);
-      gates(j, t, b) += r(j, ri) * hp(ri, t, b);
-      acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, t, b)), act_expr(ract, gates(u + U, t, b)),
-                                 act_expr(act, gates(u + 2 * U, t, b)), act_expr(ract, gates(u + 3 * U, t, b))});
+      gates(u, g, t, b) = z(g * U + u, t, b);
+      gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
+      acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, 0, t, b)), act_expr(ract, gates(u, 1, t, b)),
+                                 act_expr(act, gates(u, 2, t, b)), act_expr(ract, gates(u, 3, t, b))});
       const Expr c = acts(u, 1, t, b) * cp(u, t, b) + acts(u, 0, t, b) * acts(u, 2, t, b);
       out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c, acts(u, 0, t, b), acts(u, 1, t, b),
                                 acts(u, 2, t, b), acts(u, 3, t, b)});
@@ -329,20 +331,22 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 
 namespace {
 
-// A register tile of an accumulation along a vectorized axis `x` (lanes ×
-// vecs wide) by `rows` of the unrolled axis `y`, the reduction `r` inside:
-// the matmul's register blocking (ops/matmul.cpp).
-void register_tile(Halide::Stage st, Halide::VarOrRVar x, Halide::VarOrRVar y, const std::vector<Halide::VarOrRVar>& r,
-                   int64_t extent, int lanes) {
-  using namespace Halide;
-  int w = lanes;
+// The width of a register tile along a vectorized axis of `extent`: 3 or 2
+// vectors when they divide it, else one.
+int tile_width(int64_t extent, int lanes) {
   for (int c : {3, 2})
-    if (extent % (c * lanes) == 0) { w = c * lanes; break; }
-  Var xo("xo"), xi("xi");
-  std::vector<VarOrRVar> order{xi, y};
-  order.insert(order.end(), r.begin(), r.end());
-  order.push_back(xo);
-  st.split(x, xo, xi, w, TailStrategy::GuardWithIf).reorder(order).vectorize(xi, lanes, TailStrategy::GuardWithIf).unroll(xi).unroll(y);
+    if (extent % (c * lanes) == 0) return c * lanes;
+  return lanes;
+}
+
+// A register tile of an accumulation: `x` split into xo and a vectorized,
+// unrolled xi of `width`, then the loops in `order` (innermost first; it
+// names xi and xo, the unrolled rows, the reduction and every other loop).
+void register_tile(Halide::Stage st, Halide::Var x, Halide::Var xo, Halide::Var xi, int width, int lanes,
+                   const std::vector<Halide::VarOrRVar>& order, const std::vector<Halide::VarOrRVar>& unrolled) {
+  using namespace Halide;
+  st.split(x, xo, xi, width, TailStrategy::GuardWithIf).reorder(order).vectorize(xi, lanes, TailStrategy::GuardWithIf).unroll(xi);
+  for (const VarOrRVar& y : unrolled) st.unroll(y);
 }
 
 }  // namespace
@@ -369,44 +373,78 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     const std::vector<RVar> r = codegen::update_rvars(acc);
     int rows = static_cast<int>(std::min<int64_t>(U, 8));
     while (U % rows != 0) --rows;
-    Var io("io"), ii("ii");
+    // Per batch sample (the outer reduction loop), every tile sums that
+    // sample's T steps: its dz and h rows (200 KiB for lstm256) stay in L2
+    // while all the tiles pass. A tile summing all samples at once streamed
+    // them from memory once per tile (13.6 ms for lstm256's dr).
+    Var io("io"), ii("ii"), jo("jo"), ji("ji");
     Stage up = acc.update();
     up.split(i, io, ii, rows);
-    register_tile(up, j, ii, {r[0], r[1]}, G, lanes);
+    register_tile(up, j, jo, ji, tile_width(G, lanes), lanes, {ji, ii, r[0], jo, io, r[1]}, {ii});
     if (U * G >= (1 << 14)) up.parallel(io);
     return;
   }
   const int64_t U = s.anchor.type.shape[3].size;
   const int lanes = static_cast<int>(std::min<int64_t>(U, v));
-  Var u = s.out_vars[3], k = s.out_vars[2], b = s.out_vars[0], bo("bo"), bi("bi");
-  const int rows = 8;  // 3 vectors of gates x 8 rows: 24 accumulators, as the matmul
+  Var u = s.out_vars[3], k = s.out_vars[2], b = s.out_vars[0], uo("uo"), ui("ui");
   const Expr N = s.out.output_buffer().dim(3).extent();
+  const bool forward = s.anchor.op == ir::Op::Lstm;
+  // Threads take blocks of units: a block's share of the recurrent kernel
+  // (its four gates' columns; 512 KiB of lstm256's 1 MiB) stays in its core's
+  // L2 from step to step. Splitting the batch rows instead streamed the whole
+  // kernel through every task at every step (see docs/scheduling.md). The
+  // backward's blocks also recompute the step's elementwise dz for all
+  // units (the matmul needs them all), so it takes two blocks, not four.
+  int64_t ub = U;
+  if (U >= 64)
+    for (const int64_t c : forward ? std::vector<int64_t>{128, 64, 32} : std::vector<int64_t>{U / 2})
+      if (U % c == 0 && U / c >= 2 && c % lanes == 0) {
+        ub = c;
+        break;
+      }
   // Pure stages shift their last vector inwards (lanes <= U): Halide 14
   // miscompiled the guarded tail of the unrolled slots (17 units: the h
   // slot's second vector was stored over its first).
-  s.out.reorder(u, k, b).vectorize(u, lanes, TailStrategy::ShiftInwards).unroll(k);
-  // Tiles of `rows` batch rows; fewer rows than that: one row per tile (the
-  // split by 1 keeps the loop `bo` that the stages are computed at).
-  Stage tiled = s.out.specialize(N >= rows);
-  tiled.split(b, bo, bi, rows, TailStrategy::ShiftInwards).reorder(u, k, bi, bo);
-  if (U >= 64) tiled.parallel(bo);  // a step of a big cell: rows in parallel
-  s.out.split(b, bo, bi, 1);
-  const std::vector<Func> stages(st.begin(), st.end());
-  for (Func f : stages) f.compute_at(s.out, bo);
-  if (s.anchor.op == ir::Op::Lstm) {
+  s.out.split(u, uo, ui, static_cast<int>(ub), TailStrategy::ShiftInwards)
+      .reorder(ui, k, b, uo)
+      .vectorize(ui, lanes, TailStrategy::ShiftInwards)
+      .unroll(k);
+  if (ub < U) s.out.parallel(uo);
+  for (Func f : st) f.compute_at(s.out, uo);
+  // The step's matmul: register tiles of vectors of units by 8 batch rows,
+  // the contraction inside, when the rows divide; one row otherwise.
+  const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& others) {
+    const std::vector<Var> a = f.args();
+    Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
+    const int width = tile_width(ub, lanes);
+    f.vectorize(x, lanes, TailStrategy::ShiftInwards);
+    Stage many = f.update().specialize(N % 8 == 0);
+    many.split(rows, ro, rin, 8, TailStrategy::GuardWithIf);
+    // Row tiles inside the unit tiles: a tile's 32 KiB slice of the kernel
+    // stays in L1 while all the rows pass over it.
+    std::vector<VarOrRVar> order{xi, rin};
+    order.insert(order.end(), r.begin(), r.end());
+    order.push_back(ro);
+    order.push_back(xo);
+    order.insert(order.end(), others.begin(), others.end());
+    register_tile(many, x, xo, xi, width, lanes, order, {rin});
+    std::vector<VarOrRVar> one{xi};
+    one.insert(one.end(), r.begin(), r.end());
+    one.push_back(xo);
+    one.insert(one.end(), others.begin(), others.end());
+    one.push_back(rows);
+    register_tile(f.update(), x, xo, xi, width, lanes, one, {});
+  };
+  if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
-    Var j = gates.args()[0], gb = gates.args()[2];
-    gates.vectorize(j, lanes, TailStrategy::ShiftInwards);
-    register_tile(gates.update(), j, gb, {codegen::update_rvars(gates)[0]}, 4 * U, lanes);
+    tile(gates, {codegen::update_rvars(gates)[0]}, {gates.args()[1], gates.args()[2]});
     acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
     hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
     return;
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
-  Var i = dhp.args()[0], gb = dhp.args()[2];
-  dhp.vectorize(i, lanes, TailStrategy::ShiftInwards);
   const std::vector<RVar> rj = codegen::update_rvars(dhp);
-  register_tile(dhp.update(), i, gb, {rj[0], rj[1]}, U, lanes);
+  tile(dhp, {rj[0], rj[1]}, {dhp.args()[1]});
   dz.vectorize(dz.args()[0], lanes, TailStrategy::ShiftInwards).unroll(dz.args()[1]);
   dc.vectorize(dc.args()[0], lanes, TailStrategy::ShiftInwards);
 }

@@ -163,7 +163,7 @@ INSTANTIATE_TEST_SUITE_P(Schedules, Sweep,
                                                   {"matmul/dense, narrow output", "matmul/dynamic output width",
                                                    "reduce_sum/last axis", "reduce_mean/last axis",
                                                    "reduce_max/last axis", "softmax/last axis",
-                                                   "softmax/middle axis", "lstm/zero initial state"}}),
+                                                   "softmax/middle axis"}}),
                          [](const auto& info) {
                            return info.param.schedule + "_" + dtype_name(info.param.dtype);
                          });
