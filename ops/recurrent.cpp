@@ -31,6 +31,7 @@
 #include <cmath>
 
 #include "codegen/lower_ctx.h"
+#include "codegen/vector_math.h"
 #include "ir/builder.h"
 
 namespace brine::ops {
@@ -66,11 +67,13 @@ double act_grad_ref(const std::string& a, double y) {
   return 1;
 }
 
+// Vectorizable tanh and sigmoid (codegen/vector_math.h): with libm's, one
+// call per lane, the gate nonlinearities cost more than the step's matmul.
 Halide::Expr act_expr(const std::string& a, const Halide::Expr& x) {
   using namespace Halide;
   const Type t = x.type();
-  if (a == "tanh") return tanh(x);
-  if (a == "sigmoid") return cast(t, 1) / (cast(t, 1) + exp(-x));
+  if (a == "tanh") return codegen::vector_tanh(x);
+  if (a == "sigmoid") return codegen::vector_sigmoid(x);
   if (a == "hard_sigmoid") return clamp(Internal::make_const(t, 0.2) * x + Internal::make_const(t, 0.5), cast(t, 0), cast(t, 1));
   if (a == "relu") return max(x, cast(t, 0));
   return x;
