@@ -83,4 +83,57 @@ std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_sta
   return out;
 }
 
+// --------------------------------------------------------------- Bidirectional
+
+LSTMOptions Bidirectional::copy(const LSTM& layer, bool backwards, const std::string& name) {
+  LSTMOptions o = layer.options();
+  o.go_backwards = backwards ? !o.go_backwards : o.go_backwards;
+  o.name = name;
+  return o;
+}
+
+Bidirectional::Bidirectional(const LSTM& layer, std::string merge_mode, std::string name, Loc loc)
+    : Layer("Bidirectional", std::move(name), loc),
+      merge_mode_(std::move(merge_mode)),
+      forward_(layer.units(), copy(layer, false, site_name_ + "/forward_" + layer.name()), loc),
+      backward_(layer.units(), copy(layer, true, site_name_ + "/backward_" + layer.name()), loc) {
+  if (merge_mode_ != "concat" && merge_mode_ != "sum" && merge_mode_ != "mul" && merge_mode_ != "ave")
+    fail(fmt::format("unknown merge_mode '{}' (expected concat, sum, mul or ave)", merge_mode_));
+}
+
+Expr Bidirectional::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
+
+std::vector<Expr> Bidirectional::call(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
+  if (!initial_state.empty() && initial_state.size() != 4)
+    fail(fmt::format("initial_state must be [forward h, forward c, backward h, backward c]; got {} tensors",
+                     initial_state.size()));
+  const auto half = [&](size_t first) {
+    return initial_state.empty() ? std::vector<Expr>{}
+                                 : std::vector<Expr>{initial_state[first], initial_state[first + 1]};
+  };
+  std::vector<Expr> fw = forward_.call(x, half(0), loc), bw = backward_.call(x, half(2), loc);
+  Expr b = bw[0];
+  if (forward_.options().return_sequences) {  // back into time order
+    ir::Attrs time;
+    time.axes = {1};
+    b = node(ir::Op::Reverse, {b}, time);
+  }
+  Expr out;
+  if (merge_mode_ == "concat") {
+    ir::Attrs last;
+    last.axes = {-1};
+    out = node(ir::Op::Concat, {fw[0], b}, last);
+  } else if (merge_mode_ == "sum") {
+    out = node(ir::Op::Add, {fw[0], b});
+  } else if (merge_mode_ == "mul") {
+    out = node(ir::Op::Mul, {fw[0], b});
+  } else {
+    out = node(ir::Op::Mul, {node(ir::Op::Add, {fw[0], b}), make_constant(0.5, x.dtype(), site())});
+  }
+  std::vector<Expr> result{out};
+  result.insert(result.end(), fw.begin() + 1, fw.end());
+  result.insert(result.end(), bw.begin() + 1, bw.end());
+  return result;
+}
+
 }  // namespace brine

@@ -40,11 +40,34 @@ class LSTM : public Layer {
   const Expr& kernel() const { return kernel_; }
   const Expr& recurrent_kernel() const { return recurrent_kernel_; }
   const Expr& bias() const { return bias_; }
+  int64_t units() const { return units_; }
+  const LSTMOptions& options() const { return opt_; }
 
  private:
   int64_t units_;
   LSTMOptions opt_;
   mutable Expr kernel_, recurrent_kernel_, bias_;
+};
+
+// Bidirectional(LSTM(...), merge_mode): Keras's wrapper. A forward copy and a
+// backward copy (go_backwards flipped) of the layer, with their own weights
+// ("bidirectional/forward_lstm/kernel", ...); with return_sequences the
+// backward outputs are reversed back into time order. merge_mode: concat
+// (default, along the last axis), sum, mul, ave. call() with return_state
+// gives {output, forward h, forward c, backward h, backward c}; initial_state
+// is {forward h0, c0, backward h0, c0}.
+class Bidirectional : public Layer {
+ public:
+  explicit Bidirectional(const LSTM& layer, std::string merge_mode = "concat", std::string name = "", BRINE_HERE);
+  Expr operator()(const Expr& x, BRINE_HERE) const;
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+  const LSTM& forward_layer() const { return forward_; }
+  const LSTM& backward_layer() const { return backward_; }
+
+ private:
+  static LSTMOptions copy(const LSTM& layer, bool backwards, const std::string& name);
+  std::string merge_mode_;
+  LSTM forward_, backward_;
 };
 
 }  // namespace brine

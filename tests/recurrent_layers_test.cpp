@@ -109,6 +109,41 @@ TEST_F(RecurrentLayers, MatchesKerasEquationsForEverySequenceLength) {
   }
 }
 
+// Bidirectional: the forward layer's steps and the backward layer's, put
+// back in time order, side by side (concat) or summed.
+TEST_F(RecurrentLayers, BidirectionalMatchesKerasEquations) {
+  auto x = Input({"T", 3}, "x", DType::F64);
+  Bidirectional seq(LSTM(2, {.return_sequences = true}));
+  Bidirectional last(LSTM(2), "sum");
+  EXPECT_EQ(seq.forward_layer().name(), "bidirectional/forward_lstm");
+  EXPECT_EQ(ir::shape_str(seq(x).shape()), "(N, T, 4)");
+  const auto with_state = Bidirectional(LSTM(2, {.return_state = true})).call(x);
+  EXPECT_EQ(with_state.size(), 5u);
+  Executable exe = compile(Model({x}, {seq(x), last(x)}), {.dtype = DType::F64});
+  const auto P = [&](const std::string& layer, const char* w) { return values(exe.param(layer + "/" + w)); };
+  for (const int64_t T : {1, 4}) {
+    const Tensor xv = test::random_tensor({2, T, 3}, DType::F64, 20 + T);
+    const auto out = exe.forward({xv});
+    const auto ys = values(out[0]), yl = values(out[1]);
+    const auto run = [&](const std::string& layer, bool backwards) {
+      return keras_lstm(values(xv), 2, T, 3, P(layer, "kernel"), P(layer, "recurrent_kernel"), P(layer, "bias"), 2,
+                        backwards).h_seq;
+    };
+    const auto f = run("bidirectional/forward_lstm", false), b = run("bidirectional/backward_lstm", true);
+    const auto lf = run("bidirectional_1/forward_lstm_1", false), lb = run("bidirectional_1/backward_lstm_1", true);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t u = 0; u < 2; ++u) {
+          EXPECT_NEAR(ys[((n * T + t) * 4) + u], f[(n * T + t) * 2 + u], 1e-12);
+          // The backward layer's step T-1-t read input t: its output for time t.
+          EXPECT_NEAR(ys[((n * T + t) * 4) + 2 + u], b[(n * T + (T - 1 - t)) * 2 + u], 1e-12);
+        }
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t u = 0; u < 2; ++u)
+        EXPECT_NEAR(yl[n * 2 + u], lf[(n * T + T - 1) * 2 + u] + lb[(n * T + T - 1) * 2 + u], 1e-12);
+  }
+}
+
 TEST_F(RecurrentLayers, InitialStateAndReturnState) {
   auto x = Input({4, 2}, "x", DType::F64);
   auto h0 = Input({3}, "h0", DType::F64);
@@ -227,6 +262,8 @@ TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
   expect_error([&] { LSTM(4)(x, {c_ok}); }, {"initial_state must be [h, c]", "got [(N, 4)]"});
   expect_error([&] { LSTM(4, {.activation = "softplus"}); },
                {"LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)"});
+  expect_error([&] { Bidirectional(LSTM(4), "max"); },
+               {"Bidirectional layer", "unknown merge_mode 'max' (expected concat, sum, mul or ave)"});
   LSTM shared(4);
   shared(x);
   auto other = Input({3, 7});
