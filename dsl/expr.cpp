@@ -100,6 +100,12 @@ Expr minimum(const Expr& a, double b, Loc loc) { return binary(ir::Op::Minimum, 
 Expr maximum(const Expr& a, double b, Loc loc) { return binary(ir::Op::Maximum, a, scalar(b, a, loc), loc); }
 Expr clip(const Expr& x, double lo, double hi, Loc loc) { return minimum(maximum(x, lo, loc), hi, loc); }
 
+Expr one_hot(const Expr& ids, int64_t depth, Loc loc) {
+  ir::Attrs a;
+  a.axes = {depth};
+  return make_expr(ir::Op::OneHot, {ids}, a, Site{"one_hot", Site::format(loc)});
+}
+
 Expr matmul(const Expr& a, const Expr& b, bool ta, bool tb, Loc loc) {
   ir::Attrs at;
   at.transpose_a = ta;

@@ -101,6 +101,9 @@ Expr minimum(const Expr& a, double b, BRINE_HERE);
 Expr maximum(const Expr& a, double b, BRINE_HERE);
 // min(max(x, lo), hi).
 Expr clip(const Expr& x, double lo, double hi, BRINE_HERE);
+// Class ids (integers stored as floats) -> one-hot rows along a new last axis
+// of `depth` (tf.one_hot); ids outside [0, depth) give zero rows.
+Expr one_hot(const Expr& ids, int64_t depth, BRINE_HERE);
 // NumPy matmul: (..., M, K) @ (..., K, N), batch axes broadcast.
 Expr matmul(const Expr& a, const Expr& b, bool transpose_a = false, bool transpose_b = false, BRINE_HERE);
 Expr softmax(const Expr& x, int64_t axis = -1, BRINE_HERE);

@@ -11,6 +11,7 @@ packages=(
   libdnnl-dev libopenblas-dev                     # benchmark baselines
   graphviz                                        # renders `brinec --emit=dot`
   python3-sklearn                                 # ships the 8x8 digits data set (examples/mlp_digits)
+  wamerican                                       # the word list of examples/char_lstm
 )
 
 missing=()

@@ -64,8 +64,13 @@ void gather(const Tensor& t, std::span<const int64_t> idx, Tensor& out) {
 }
 
 // Correct predictions in a batch, for the cross-entropy losses.
+// Correct predictions in a batch, counted per sample: a sample of several
+// positions (a sequence: (N, T, classes)) adds the fraction it got right, so
+// that dividing by the samples gives Keras's mean over all positions.
 double correct(const std::string& loss, bool from_logits, const Tensor& pred, const Tensor& y) {
-  const int64_t n = pred.dim(0), c = pred.size() / std::max<int64_t>(n, 1);
+  const int64_t n = std::max<int64_t>(pred.dim(0), 1), c = pred.shape().back();
+  const int64_t rows = pred.size() / std::max<int64_t>(c, 1);
+  const double per_sample = static_cast<double>(std::max<int64_t>(rows / n, 1));
   const auto argmax = [&](const Tensor& t, int64_t r) {
     int64_t best = 0;
     for (int64_t j = 1; j < c; ++j)
@@ -74,13 +79,15 @@ double correct(const std::string& loss, bool from_logits, const Tensor& pred, co
   };
   double hits = 0;
   if (loss == "sparse_categorical_crossentropy") {
-    for (int64_t r = 0; r < n; ++r) hits += argmax(pred, r) == static_cast<int64_t>(y.at_flat(r));
+    for (int64_t r = 0; r < rows; ++r) hits += argmax(pred, r) == static_cast<int64_t>(y.at_flat(r));
+    hits /= per_sample;
   } else if (loss == "categorical_crossentropy") {
-    for (int64_t r = 0; r < n; ++r) hits += argmax(pred, r) == argmax(y, r);
+    for (int64_t r = 0; r < rows; ++r) hits += argmax(pred, r) == argmax(y, r);
+    hits /= per_sample;
   } else {  // binary: per element, then per sample
     const double threshold = from_logits ? 0.0 : 0.5;
     for (int64_t i = 0; i < pred.size(); ++i) hits += (pred.at_flat(i) > threshold) == (y.at_flat(i) > 0.5);
-    hits /= static_cast<double>(c);
+    hits /= static_cast<double>(pred.size() / n);
   }
   return hits;
 }
