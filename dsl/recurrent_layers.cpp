@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "ops/recurrent.h"
 
 namespace brine {
@@ -23,45 +25,61 @@ Expr LSTM::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc
   return call(x, initial_state, loc).front();
 }
 
-std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
+namespace {
+
+// The part every recurrent layer shares: check the input and initial states,
+// make the weights on the first call, project every step's input at once,
+// run the recurrence op and cut the outputs Keras returns out of its result
+// (slot 0 of each step is h; LSTM's slot 1 is c).
+struct Recurrence {
+  int64_t units, gates, states;
+  ir::Op op;
+  bool use_bias, return_sequences, return_state, go_backwards;
+  std::string bias_init;
+  ir::Attrs cell;
+};
+
+std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::vector<Expr>& initial_state,
+                                 Expr& kernel, Expr& recurrent_kernel, Expr& bias,
+                                 const std::function<Expr(ir::Op, std::vector<Expr>, ir::Attrs)>& node,
+                                 const std::function<Expr(const std::string&, Shape, const std::string&, DType)>& param,
+                                 const std::function<void(const std::string&)>& fail) {
   if (!x.defined()) fail("the input tensor is undefined");
   if (x.rank() != 3)
     fail(fmt::format("input must have rank 3 (batch, time, features), got shape {}", ir::shape_str(x.shape())));
   const Dim& features = x.shape()[2];
   if (!features.is_static())
     fail(fmt::format("the features axis of the input must be static, got shape {}", ir::shape_str(x.shape())));
-  const Shape state_shape{x.shape()[0], units_};
+  const Shape state_shape{x.shape()[0], R.units};
   if (!initial_state.empty()) {
     std::vector<std::string> got;
-    bool ok = initial_state.size() == 2;
+    bool ok = static_cast<int64_t>(initial_state.size()) == R.states;
     for (const Expr& s : initial_state) {
       got.push_back(s.defined() ? ir::shape_str(s.shape()) : "undefined");
       ok = ok && s.defined() && s.shape() == state_shape && s.dtype() == x.dtype();
     }
     if (!ok)
-      fail(fmt::format("initial_state must be [h, c], each of shape {}; got [{}]", ir::shape_str(state_shape),
-                       fmt::join(got, ", ")));
+      fail(fmt::format("initial_state must be [{}], each of shape {}; got [{}]", R.states == 2 ? "h, c" : "h",
+                       ir::shape_str(state_shape), fmt::join(got, ", ")));
   }
-  if (!kernel_.defined()) {
-    kernel_ = param("kernel", {features, 4 * units_}, "glorot_uniform", x.dtype());
-    recurrent_kernel_ = param("recurrent_kernel", {units_, 4 * units_}, "orthogonal", x.dtype());
-    if (opt_.use_bias) bias_ = param("bias", {4 * units_}, opt_.unit_forget_bias ? "unit_forget_bias" : "zeros", x.dtype());
-  } else if (kernel_.shape()[0] != features) {
-    fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel_.shape()[0].str(),
+  const int64_t G = R.gates * R.units;
+  if (!kernel.defined()) {
+    kernel = param("kernel", {features, G}, "glorot_uniform", x.dtype());
+    recurrent_kernel = param("recurrent_kernel", {R.units, G}, "orthogonal", x.dtype());
+    if (R.use_bias) bias = param("bias", {G}, R.bias_init, x.dtype());
+  } else if (kernel.shape()[0] != features) {
+    fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel.shape()[0].str(),
                      ir::shape_str(x.shape())));
   }
   // The input projection of every step at once.
-  Expr z = node(ir::Op::MatMul, {x, kernel_});
-  if (opt_.use_bias) z = node(ir::Op::Add, {z, bias_});
+  Expr z = node(ir::Op::MatMul, {x, kernel}, {});
+  if (R.use_bias) z = node(ir::Op::Add, {z, bias}, {});
   ir::Attrs time;
   time.axes = {1};
-  if (opt_.go_backwards) z = node(ir::Op::Reverse, {z}, time);
-  std::vector<Expr> in{z, recurrent_kernel_};
+  if (R.go_backwards) z = node(ir::Op::Reverse, {z}, time);
+  std::vector<Expr> in{z, recurrent_kernel};
   in.insert(in.end(), initial_state.begin(), initial_state.end());
-  ir::Attrs cell;
-  cell.activation = opt_.activation;
-  cell.recurrent_activation = opt_.recurrent_activation;
-  const Expr y = node(ir::Op::Lstm, in, cell);  // (N, T, 6, units): h, c, gates
+  const Expr y = node(R.op, in, R.cell);  // (N, T, slots, units)
 
   const auto slice = [&](const Expr& e, int64_t axis, int64_t start) {
     ir::Attrs a;
@@ -75,12 +93,55 @@ std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_sta
   };
   const Expr last = slice(y, 1, -1);
   const Expr h = reshape(slice(last, 2, 0), state_shape);
-  std::vector<Expr> out{opt_.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], units_}) : h};
-  if (opt_.return_state) {
-    out.push_back(h);
-    out.push_back(reshape(slice(last, 2, 1), state_shape));
-  }
+  std::vector<Expr> out{R.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], R.units}) : h};
+  if (R.return_state)
+    for (int64_t s = 0; s < R.states; ++s) out.push_back(s == 0 ? h : reshape(slice(last, 2, s), state_shape));
   return out;
+}
+
+}  // namespace
+
+std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
+  ir::Attrs cell;
+  cell.activation = opt_.activation;
+  cell.recurrent_activation = opt_.recurrent_activation;
+  const Recurrence r{units_, 4, 2, ir::Op::Lstm, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+                     opt_.go_backwards, opt_.unit_forget_bias ? "unit_forget_bias" : "zeros", cell};
+  return recurrent_call(
+      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
+      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
+      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
+      [&](const std::string& m) { fail(m); });
+}
+
+// --------------------------------------------------------------- SimpleRNN
+
+SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options, Loc loc)
+    : Layer("SimpleRNN", options.name, loc), units_(units), opt_(std::move(options)) {
+  if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
+  try {
+    ops::check_cell_activation(opt_.activation, "activation");
+  } catch (const ops::ShapeError& e) {
+    fail(e.what());
+  }
+}
+
+Expr SimpleRNN::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
+
+Expr SimpleRNN::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
+  return call(x, initial_state, loc).front();
+}
+
+std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
+  ir::Attrs cell;
+  cell.activation = opt_.activation;
+  const Recurrence r{units_, 1, 1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+                     opt_.go_backwards, "zeros", cell};
+  return recurrent_call(
+      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
+      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
+      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
+      [&](const std::string& m) { fail(m); });
 }
 
 // --------------------------------------------------------------- Bidirectional

@@ -49,6 +49,32 @@ class LSTM : public Layer {
   mutable Expr kernel_, recurrent_kernel_, bias_;
 };
 
+struct SimpleRNNOptions {
+  std::string activation = "tanh";
+  bool use_bias = true;
+  bool return_sequences = false;
+  bool return_state = false;  // call() also returns the last h
+  bool go_backwards = false;
+  std::string name;
+};
+
+// SimpleRNN: h_t = activation(x_t · kernel + bias + h_{t-1} · recurrent_kernel);
+// kernel (features, units) glorot uniform, recurrent_kernel (units, units)
+// orthogonal, bias zeros.
+class SimpleRNN : public Layer {
+ public:
+  SimpleRNN(int64_t units, SimpleRNNOptions options = {}, BRINE_HERE);
+  Expr operator()(const Expr& x, BRINE_HERE) const;
+  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  // {output} or, with return_state, {output, h}. initial_state: {h0}.
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+
+ private:
+  int64_t units_;
+  SimpleRNNOptions opt_;
+  mutable Expr kernel_, recurrent_kernel_, bias_;
+};
+
 // Bidirectional(LSTM(...), merge_mode): Keras's wrapper. A forward copy and a
 // backward copy (go_backwards flipped) of the layer, with their own weights
 // ("bidirectional/forward_lstm/kernel", ...); with return_sequences the

@@ -53,7 +53,9 @@
   X(Reverse, "reverse", Injective, 1, Layout)                  \
   X(Lstm, "lstm", Scan, -1, Recurrent)                         \
   X(LstmGrad, "lstm_grad", Scan, -1, Recurrent)                \
-  X(LstmGradRecurrentKernel, "lstm_grad_recurrent_kernel", OutElementwiseFusable, -1, Recurrent)
+  X(SimpleRnn, "simple_rnn", Scan, -1, Recurrent)              \
+  X(SimpleRnnGrad, "simple_rnn_grad", Scan, -1, Recurrent)     \
+  X(RecurrentKernelGrad, "recurrent_kernel_grad", OutElementwiseFusable, -1, Recurrent)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.
 #define BRINE_FOR_EACH_FAMILY(X) X(Leaf) X(Unary) X(Binary) X(MatMul) X(Reduce) X(Softmax) X(Layout) X(Conv) X(Pool) X(Recurrent)

@@ -15,7 +15,7 @@
 //   are also dL/dz_t), d[:, t, 4] = dL/dh_{t-1} = dL/da_t rᵀ and
 //   d[:, t, 5] = dL/dc_{t-1}; step 0's give dh0 and dc0.
 //
-//   lstm_grad_recurrent_kernel(y, dz [, h0]) -> dr (U, 4U) = Σ_{n,t} h_{t-1}ᵀ dz_t
+//   recurrent_kernel_grad(y, dz [, h0]) -> dr (U, 4U) = Σ_{n,t} h_{t-1}ᵀ dz_t
 //
 // lstm and lstm_grad are scans (FusionKind::Scan): their kernels compute one
 // step per call and read their own output at the neighbouring step; the
@@ -88,9 +88,28 @@ Halide::Expr act_grad_expr(const std::string& a, const Halide::Expr& y) {
   return cast(t, 1);
 }
 
+// What a cell's ops hold: `gates` blocks of U in z, `slots` vectors of U per
+// step in the forward's output (h first), `states` carried vectors (h, c).
+// The backward's output per step: dz (gates) then the states' gradients
+// flowing to the previous step.
+struct Cell {
+  int gates, slots, states;
+};
+constexpr Cell kLstm{4, kSlots, 2}, kSimple{1, 1, 1};
+
+Cell cell_of(ir::Op op) {
+  switch (op) {
+    case ir::Op::SimpleRnn:
+    case ir::Op::SimpleRnnGrad: return kSimple;
+    default: return kLstm;
+  }
+}
+
+bool is_forward(ir::Op op) { return op == ir::Op::Lstm || op == ir::Op::SimpleRnn; }
+
 // The units U, checked against every operand; throws ShapeError naming the op
 // and the shapes.
-int64_t lstm_units(const ir::Node& n, std::span<const ir::TensorType> in) {
+int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
   const std::string op(ir::op_name(n.op));
   const auto types = [&] {
     std::vector<std::string> s;
@@ -98,39 +117,44 @@ int64_t lstm_units(const ir::Node& n, std::span<const ir::TensorType> in) {
     return fmt::format("{}", fmt::join(s, ", "));
   };
   const auto fail = [&](const std::string& why) { throw ShapeError(fmt::format("{}({}): {}", op, types(), why)); };
-  const size_t base = n.op == ir::Op::LstmGradRecurrentKernel ? 2 : n.op == ir::Op::LstmGrad ? 3 : 2;
+  const Cell cell = cell_of(n.op);
+  const bool rk = n.op == ir::Op::RecurrentKernelGrad;
+  const size_t base = rk ? 2 : is_forward(n.op) ? 2 : 3, extra = rk ? 1 : cell.states;
+  if (in.size() != base && in.size() != base + extra) fail(fmt::format("expected {} or {} operands", base, base + extra));
   const bool state = in.size() > base;
-  if (n.op == ir::Op::LstmGradRecurrentKernel ? (in.size() != 2 && in.size() != 3) : (in.size() != base && in.size() != base + 2))
-    fail(fmt::format("expected {} or {} operands", base, n.op == ir::Op::LstmGradRecurrentKernel ? base + 1 : base + 2));
   check_cell_activation(cell_activation(n), "activation");
   check_cell_activation(gate_activation(n), "recurrent_activation");
   for (const auto& t : in)
     if (t.dtype != in[0].dtype) fail("operands of different dtypes");
   // The sequence operand (batch, time, ...) and the units.
-  const ir::TensorType& seq = n.op == ir::Op::Lstm ? in[0] : in[n.op == ir::Op::LstmGrad ? 1 : 0];
+  const ir::TensorType& seq = is_forward(n.op) ? in[0] : in[rk ? 0 : 1];
   int64_t U = 0;
-  if (n.op == ir::Op::Lstm) {
-    if (seq.rank() != 3 || !seq.shape[2].is_static() || seq.shape[2].size % 4 != 0 || seq.shape[2].size == 0)
-      fail("z must be (batch, time, 4·units) with a static last axis");
-    U = seq.shape[2].size / 4;
+  if (is_forward(n.op)) {
+    if (seq.rank() != 3 || !seq.shape[2].is_static() || seq.shape[2].size % cell.gates != 0 || seq.shape[2].size == 0)
+      fail(fmt::format("z must be (batch, time, {}units) with a static last axis", cell.gates > 1 ? "4·" : ""));
+    U = seq.shape[2].size / cell.gates;
   } else {
-    if (seq.rank() != 4 || seq.shape[2] != ir::Dim(kSlots) || !seq.shape[3].is_static())
-      fail("y must be lstm's output (batch, time, 6, units)");
+    if (seq.rank() != 4 || !seq.shape[2].is_static() || !seq.shape[3].is_static() ||
+        (!rk && seq.shape[2] != ir::Dim(cell.slots)))
+      fail(rk ? "y must be a recurrent layer's output (batch, time, slots, units)"
+              : fmt::format("y must be the forward's output (batch, time, {}, units)", cell.slots));
     U = seq.shape[3].size;
   }
-  const ir::Shape gates{U, 4 * U}, gates_t{4 * U, U}, states{seq.shape[0], U};
+  const int64_t G = rk ? (in[1].rank() == 3 && in[1].shape[2].is_static() ? in[1].shape[2].size : 0) : cell.gates * U;
+  const ir::Shape gates{U, G}, gates_t{G, U}, states{seq.shape[0], U};
   switch (n.op) {
     case ir::Op::Lstm:
+    case ir::Op::SimpleRnn:
       if (in[1].shape != gates) fail(fmt::format("the recurrent kernel must be {}", ir::shape_str(gates)));
       break;
     case ir::Op::LstmGrad:
+    case ir::Op::SimpleRnnGrad:
       if (in[0].shape != gates_t) fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
       if (in[2].shape != seq.shape) fail("the adjoint must have y's shape");
       break;
-    default: {
-      const ir::Shape dz{seq.shape[0], seq.shape[1], 4 * U};
-      if (in[1].shape != dz) fail(fmt::format("dz must be {}", ir::shape_str(dz)));
-    }
+    default:
+      if (G == 0 || G % U != 0 || in[1].shape != ir::Shape{seq.shape[0], seq.shape[1], G})
+        fail(fmt::format("dz must be (batch, time, gates·units) with the batch and time of y"));
   }
   if (state)
     for (size_t i = base; i < in.size(); ++i)
@@ -155,18 +179,23 @@ void check_cell_activation(const std::string& name, const char* what) {
 
 ScanAxis scan_axis(ir::Op op) {
   switch (op) {
-    case ir::Op::Lstm: return {1, false};
-    case ir::Op::LstmGrad: return {1, true};
+    case ir::Op::Lstm:
+    case ir::Op::SimpleRnn: return {1, false};
+    case ir::Op::LstmGrad:
+    case ir::Op::SimpleRnnGrad: return {1, true};
     default: return {};
   }
 }
 
 ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
-  const int64_t U = lstm_units(n, in);
+  const int64_t U = cell_units(n, in);
+  const Cell cell = cell_of(n.op);
   switch (n.op) {
-    case ir::Op::Lstm: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], kSlots, U}};
-    case ir::Op::LstmGrad: return in[1];
-    case ir::Op::LstmGradRecurrentKernel: return {in[0].dtype, {U, 4 * U}};
+    case ir::Op::Lstm:
+    case ir::Op::SimpleRnn: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], cell.slots, U}};
+    case ir::Op::LstmGrad:
+    case ir::Op::SimpleRnnGrad: return {in[1].dtype, {in[1].shape[0], in[1].shape[1], cell.gates + cell.states, U}};
+    case ir::Op::RecurrentKernelGrad: return {in[0].dtype, {U, in[1].shape[2].size}};
     default: break;
   }
   internal_error("not a recurrent op");
@@ -233,16 +262,50 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
         }
       return d;
     }
-    case ir::Op::LstmGradRecurrentKernel: {
-      const RefTensor &y = *in[0], &dz = *in[1];
+    case ir::Op::SimpleRnn: {  // h_t = act(z_t + h_{t-1} r)
+      const RefTensor &z = *in[0], &r = *in[1];
+      const int64_t N = z.shape[0], T = z.shape[1], U = z.shape[2];
+      RefTensor out{{N, T, 1, U}, std::vector<double>(N * T * U)};
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t j = 0; j < U; ++j) {
+            double a = z.data[(b * T + t) * U + j];
+            for (int64_t i = 0; i < U; ++i)
+              a += (t > 0 ? out.data[(b * T + t - 1) * U + i] : in.size() > 2 ? in[2]->data[b * U + i] : 0.0) *
+                   r.data[i * U + j];
+            out.data[(b * T + t) * U + j] = act_ref(act, a);
+          }
+      return out;
+    }
+    case ir::Op::SimpleRnnGrad: {  // d[:, t] = (dz_t, dh_{t-1} = dz_t rᵀ)
+      const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
       const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
-      const Seq s{N, T, kSlots, U};
-      RefTensor out{{U, 4 * U}, std::vector<double>(U * 4 * U, 0.0)};
+      const Seq s{N, T, 2, U};
+      RefTensor d{{N, T, 2, U}, std::vector<double>(N * T * 2 * U)};
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = T - 1; t >= 0; --t) {
+          for (int64_t u = 0; u < U; ++u) {
+            const double dh = gy.data[(b * T + t) * U + u] + (t + 1 < T ? d.data[s.at(b, t + 1, 1, u)] : 0.0);
+            d.data[s.at(b, t, 0, u)] = dh * act_grad_ref(act, y.data[(b * T + t) * U + u]);
+          }
+          for (int64_t i = 0; i < U; ++i) {
+            double acc = 0;
+            for (int64_t j = 0; j < U; ++j) acc += d.data[s.at(b, t, 0, j)] * rt.data[j * U + i];
+            d.data[s.at(b, t, 1, i)] = acc;
+          }
+        }
+      return d;
+    }
+    case ir::Op::RecurrentKernelGrad: {
+      const RefTensor &y = *in[0], &dz = *in[1];
+      const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3], G = dz.shape[2];
+      const Seq s{N, T, y.shape[2], U};
+      RefTensor out{{U, G}, std::vector<double>(U * G, 0.0)};
       for (int64_t b = 0; b < N; ++b)
         for (int64_t t = 0; t < T; ++t)
           for (int64_t i = 0; i < U; ++i) {
             const double hp = t > 0 ? y.data[s.at(b, t - 1, kH, i)] : (in.size() > 2 ? in[2]->data[b * U + i] : 0.0);
-            for (int64_t j = 0; j < 4 * U; ++j) out.data[i * 4 * U + j] += hp * dz.data[(b * T + t) * 4 * U + j];
+            for (int64_t j = 0; j < G; ++j) out.data[i * G + j] += hp * dz.data[(b * T + t) * G + j];
           }
       return out;
     }
@@ -260,29 +323,52 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   Func out(codegen::func_name(n));
   const Expr zero = cast(ctx.type, 0);
   switch (n.op) {
-    case ir::Op::Lstm: {
-      BRINE_CHECK_INTERNAL(ctx.self.defined(), "lstm lowered outside a scan kernel");
+    case ir::Op::Lstm:
+    case ir::Op::SimpleRnn: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "a recurrence lowered outside a scan kernel");
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
-      const bool state = n.inputs.size() > 2;
+      const bool state = n.inputs.size() > 2, lstm = n.op == ir::Op::Lstm;
       const Func &z = ctx.in(n, 0), &r = ctx.in(n, 1);
       Func hp(codegen::func_name(n, "_h_prev")), cp(codegen::func_name(n, "_c_prev"));
       Func gates(codegen::func_name(n, "_gates")), acts(codegen::func_name(n, "_acts"));
       const Expr first = t == 0;
       const Expr before = max(t - 1, 0);
       hp(u, t, b) = select(first, state ? ctx.in(n, 2)(u, b) : zero, ctx.self(u, kH, before, b));
-      cp(u, t, b) = select(first, state ? ctx.in(n, 3)(u, b) : zero, ctx.self(u, kC, before, b));
       // Gate pre-activations indexed (unit, gate) so that a block of units
-      // needs exactly its four gates' columns.
+      // needs exactly its gates' columns.
       RDom ri(0, U, "ri");
       gates(u, g, t, b) = z(g * U + u, t, b);
       gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
+      if (!lstm) {  // SimpleRNN: h_t = act(z_t + h_{t-1} r)
+        acts(u, g, t, b) = act_expr(act, gates(u, 0, t, b));
+        out(u, k, t, b) = acts(u, 0, t, b);
+        ctx.stages[n.id] = {gates, acts, hp};
+        return out;
+      }
+      cp(u, t, b) = select(first, state ? ctx.in(n, 3)(u, b) : zero, ctx.self(u, kC, before, b));
       acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, 0, t, b)), act_expr(ract, gates(u, 1, t, b)),
                                  act_expr(act, gates(u, 2, t, b)), act_expr(ract, gates(u, 3, t, b))});
       const Expr c = acts(u, 1, t, b) * cp(u, t, b) + acts(u, 0, t, b) * acts(u, 2, t, b);
       out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c, acts(u, 0, t, b), acts(u, 1, t, b),
                                 acts(u, 2, t, b), acts(u, 3, t, b)});
       ctx.stages[n.id] = {gates, acts, hp};
+      return out;
+    }
+    case ir::Op::SimpleRnnGrad: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "simple_rnn_grad lowered outside a scan kernel");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
+      const int U = static_cast<int>(n.type.shape[3].size);
+      const Expr T = ctx.extent(n.type.shape[1]);
+      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      Func dh(codegen::func_name(n, "_dh")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
+      dh(u, t, b) = gy(u, kH, t, b) + select(t + 1 >= T, zero, ctx.self(u, 1, min(t + 1, T - 1), b));
+      dz(u, g, t, b) = dh(u, t, b) * act_grad_expr(act, y(u, kH, t, b));
+      RDom rj(0, U, 0, 1, "rj");
+      dhp(i, t, b) = zero;
+      dhp(i, t, b) += rt(i, rj.x) * dz(rj.x, rj.y, t, b);
+      out(u, k, t, b) = select(k == 0, dz(u, 0, t, b), dhp(u, t, b));
+      ctx.stages[n.id] = {dhp, dz, dh};
       return out;
     }
     case ir::Op::LstmGrad: {
@@ -313,7 +399,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       ctx.stages[n.id] = {dhp, dz, dc};
       return out;
     }
-    case ir::Op::LstmGradRecurrentKernel: {
+    case ir::Op::RecurrentKernelGrad: {
       Var j = v[1], i = v[0], t("t"), b("b");
       const ir::TensorType& yt = ctx.in_type(n, 0);
       const Func &y = ctx.in(n, 0), &dz = ctx.in(n, 1);
@@ -364,7 +450,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   using namespace Halide;
   const auto& st = s.lower.stages.at(s.anchor.id);
   const int v = s.vector_width;
-  if (s.anchor.op == ir::Op::LstmGradRecurrentKernel) {
+  if (s.anchor.op == ir::Op::RecurrentKernelGrad) {
     // dr = Σ h_prevᵀ dz over the batch and time: the output in register
     // tiles (vectors along 4U by rows of U), the whole sum inside.
     Func acc = st[0];
@@ -391,7 +477,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   const int lanes = static_cast<int>(std::min<int64_t>(U, v));
   Var u = s.out_vars[3], k = s.out_vars[2], b = s.out_vars[0], uo("uo"), ui("ui");
   const Expr N = s.out.output_buffer().dim(3).extent();
-  const bool forward = s.anchor.op == ir::Op::Lstm;
+  const bool forward = is_forward(s.anchor.op);
   // Threads take blocks of units: a block's share of the recurrent kernel
   // (its four gates' columns; 512 KiB of lstm256's 1 MiB) stays in its core's
   // L2 from step to step. Splitting the batch rows instead streamed the whole
@@ -462,6 +548,17 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"initial state, 17 units (vector tail)", {{"N", 3, 68}, {17, 68}, {"N", 17}, {"N", 17}}, keras},
               {"one step, relu / hard_sigmoid", {{"N", 1, 8}, {2, 8}}, other},
               {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras}};
+    case ir::Op::SimpleRnn:
+      return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
+              {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
+              {"dynamic sequence length", {{2, "N", 5}, {5, 5}}, keras}};
+    case ir::Op::SimpleRnnGrad: {
+      std::vector<OpSample> v = {{"zero initial state", {{3, 3}, {"N", 4, 1, 3}, {"N", 4, 1, 3}}, keras},
+                                 {"17 units, relu", {{17, 17}, {"N", 3, 1, 17}, {"N", 3, 1, 17}}, other},
+                                 {"dynamic sequence length", {{5, 5}, {2, "N", 1, 5}, {2, "N", 1, 5}}, keras}};
+      for (OpSample& x : v) x.differentiable = false;
+      return v;
+    }
     case ir::Op::LstmGrad: {
       std::vector<OpSample> v = {
           {"zero initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 6, 3}}, keras},
@@ -470,10 +567,11 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
-    case ir::Op::LstmGradRecurrentKernel: {
+    case ir::Op::RecurrentKernelGrad: {
       std::vector<OpSample> v = {{"zero initial state", {{"N", 4, 6, 3}, {"N", 4, 12}}, keras},
                                  {"initial state, 17 units", {{"N", 3, 6, 17}, {"N", 3, 68}, {"N", 17}}, keras},
-                                 {"dynamic sequence length", {{2, "N", 6, 2}, {2, "N", 8}}, keras}};
+                                 {"dynamic sequence length", {{2, "N", 6, 2}, {2, "N", 8}}, keras},
+                                 {"a SimpleRNN's (one slot, one gate)", {{"N", 3, 1, 4}, {"N", 3, 4}, {"N", 4}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -482,30 +580,36 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
   return {};
 }
 
+// y = simple_rnn(z, r, h0), g = dL/dy:
+//   d  = simple_rnn_grad(rᵀ, y, g)      dz_t = (g_t + dh_t from step t+1) act'(h_t), dh_{t-1} = dz_t rᵀ
+//   dz = d[:, :, 0], dr = recurrent_kernel_grad(y, dz, h0), dh0 = d[:, 0, 1]
 // y = lstm(z, r, h0, c0), g = dL/dy:
 //   d  = lstm_grad(rᵀ, y, g, h0, c0)                the backward through time
 //   dz = d[:, :, 0:4] as (N, T, 4U)                 (z enters a_t with slope 1)
-//   dr = lstm_grad_recurrent_kernel(y, dz, h0)      Σ h_{t-1}ᵀ dz_t
+//   dr = recurrent_kernel_grad(y, dz, h0)      Σ h_{t-1}ᵀ dz_t
 //   dh0 = d[:, 0, 4],  dc0 = d[:, 0, 5]
-// lstm_grad and lstm_grad_recurrent_kernel have no VJP of their own: a
+// lstm_grad and recurrent_kernel_grad have no VJP of their own: a
 // second derivative through an LSTM is refused with a clear error.
 std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
-  if (n.op != ir::Op::Lstm)
-    throw Error(fmt::format("{} is not differentiable: second derivatives through an LSTM are not supported",
+  if (!is_forward(n.op))
+    throw Error(fmt::format("{} is not differentiable: second derivatives through a recurrent layer are not supported",
                             ir::op_name(n.op)));
+  const Cell cell = cell_of(n.op);
   const int z = n.inputs[0], r = n.inputs[1];
   const bool state = n.inputs.size() > 2;
   std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, g};
-  if (state) grad_in.insert(grad_in.end(), {n.inputs[2], n.inputs[3]});
-  const int d = b.op(ir::Op::LstmGrad, grad_in, n.attrs);
-  const int dz = b.reshape(b.slice(d, 2, 0, 4), b.shape(z));
+  for (size_t i = 2; i < n.inputs.size(); ++i) grad_in.push_back(n.inputs[i]);
+  const int d = b.op(n.op == ir::Op::Lstm ? ir::Op::LstmGrad : ir::Op::SimpleRnnGrad, grad_in, n.attrs);
+  const int dz = b.reshape(b.slice(d, 2, 0, cell.gates), b.shape(z));
   std::vector<int> rk_in{n.id, dz};
   if (state) rk_in.push_back(n.inputs[2]);
-  const int dr = b.op(ir::Op::LstmGradRecurrentKernel, rk_in, n.attrs);
+  const int dr = b.op(ir::Op::RecurrentKernelGrad, rk_in, n.attrs);
   if (!state) return {dz, dr};
   const int step0 = b.slice(d, 1, 0, 1);
   const ir::Shape hs = b.shape(n.inputs[2]);
-  return {dz, dr, b.reshape(b.slice(step0, 2, kDhPrev, 1), hs), b.reshape(b.slice(step0, 2, kDcPrev, 1), hs)};
+  std::vector<int> out{dz, dr};
+  for (int k = 0; k < cell.states; ++k) out.push_back(b.reshape(b.slice(step0, 2, cell.gates + k, 1), hs));
+  return out;
 }
 
 }  // namespace brine::ops

@@ -144,6 +144,50 @@ TEST_F(RecurrentLayers, BidirectionalMatchesKerasEquations) {
   }
 }
 
+// SimpleRNN: h_t = tanh(x_t W + b + h_{t-1} R), any length, both directions,
+// with an initial state and return_state.
+TEST_F(RecurrentLayers, SimpleRnnMatchesKerasEquations) {
+  auto x = Input({"T", 3}, "x", DType::F64);
+  auto h0 = Input({2}, "h0", DType::F64);
+  EXPECT_EQ(ir::shape_str(SimpleRNN(4, {.return_sequences = true})(x).shape()), "(N, T, 4)");
+  reset_layer_names();
+  SimpleRNN fwd(2, {.return_sequences = true}), bwd(2, {.return_state = true, .go_backwards = true});
+  const auto r = bwd.call(x, {h0});
+  ASSERT_EQ(r.size(), 2u);
+  Executable exe = compile(Model({x, h0}, {fwd(x), r[0], r[1]}), {.dtype = DType::F64});
+  for (const int64_t T : {1, 2, 7}) {
+    const Tensor xv = test::random_tensor({2, T, 3}, DType::F64, 40 + T), hv = test::random_tensor({2, 2}, DType::F64, 9);
+    const auto out = exe.forward({xv, hv});
+    for (const bool backwards : {false, true}) {
+      const std::string name = backwards ? "simple_rnn_1" : "simple_rnn";
+      const auto W = values(exe.param(name + "/kernel")), R = values(exe.param(name + "/recurrent_kernel")),
+                 b = values(exe.param(name + "/bias")), xs = values(xv), hs = values(hv);
+      for (int64_t n = 0; n < 2; ++n) {
+        std::vector<double> h(2, 0.0);
+        if (backwards) h = {hs[n * 2], hs[n * 2 + 1]};
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t t = backwards ? T - 1 - s : s;
+          std::vector<double> next(2);
+          for (int64_t j = 0; j < 2; ++j) {
+            double a = b[j];
+            for (int64_t f = 0; f < 3; ++f) a += xs[(n * T + t) * 3 + f] * W[f * 2 + j];
+            for (int64_t i = 0; i < 2; ++i) a += h[i] * R[i * 2 + j];
+            next[j] = std::tanh(a);
+          }
+          h = next;
+          if (!backwards)
+            for (int64_t j = 0; j < 2; ++j) EXPECT_NEAR(values(out[0])[(n * T + s) * 2 + j], h[j], 1e-12);
+        }
+        if (backwards)
+          for (int64_t j = 0; j < 2; ++j) {
+            EXPECT_NEAR(values(out[1])[n * 2 + j], h[j], 1e-12);
+            EXPECT_NEAR(values(out[2])[n * 2 + j], h[j], 1e-12);
+          }
+      }
+    }
+  }
+}
+
 TEST_F(RecurrentLayers, InitialStateAndReturnState) {
   auto x = Input({4, 2}, "x", DType::F64);
   auto h0 = Input({3}, "h0", DType::F64);
@@ -177,13 +221,14 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
     auto c0 = Input({2}, "c0", DType::F64);
     auto seq = LSTM(2, {.return_sequences = true, .go_backwards = backwards})(x, {h0, c0});
     auto last = LSTM(2, {.activation = "relu", .recurrent_activation = "hard_sigmoid"})(seq);
-    const Model m({x, h0, c0}, {reduce_sum(Dense(1)(last) * reduce_sum(seq))});
+    auto rnn = SimpleRNN(2, {.go_backwards = !backwards})(seq, {h0});
+    const Model m({x, h0, c0}, {reduce_sum(Dense(1)(last) * reduce_sum(seq) + rnn)});
     ir::Graph g = m.graph();
     std::vector<int> wrt;
     for (const ir::Node& n : g.nodes)
       if (n.op == ir::Op::Param || (n.op == ir::Op::Input && n.attrs.name != "x")) wrt.push_back(n.id);
     const ir::Graph back = ir::differentiate(g, g.outputs[0].node, wrt);
-    ASSERT_EQ(wrt.size(), 10u);  // 2 LSTMs x 3 weights, Dense x 2, h0, c0
+    ASSERT_EQ(wrt.size(), 13u);  // 2 LSTMs and a SimpleRNN x 3 weights, Dense x 2, h0, c0
     int checked = 0;
     for (const int64_t T : {1, 2, 7}) {
       SCOPED_TRACE(fmt::format("T = {}, go_backwards = {}", T, backwards));
@@ -217,7 +262,7 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
         }
       }
     }
-    EXPECT_EQ(checked, 3 * (24 + 16 + 8 + 16 + 16 + 8 + 2 + 1 + 2 * 2 + 2 * 2));
+    EXPECT_EQ(checked, 3 * (24 + 16 + 8 + 16 + 16 + 8 + 4 + 4 + 2 + 2 + 1 + 2 * 2 + 2 * 2));
   }
 }
 
@@ -262,6 +307,10 @@ TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
   expect_error([&] { LSTM(4)(x, {c_ok}); }, {"initial_state must be [h, c]", "got [(N, 4)]"});
   expect_error([&] { LSTM(4, {.activation = "softplus"}); },
                {"LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)"});
+  expect_error([&] { SimpleRNN(0); }, {"SimpleRNN layer", "units must be a positive integer, got 0"});
+  expect_error([&] { SimpleRNN(4)(x, {c_ok, c_ok}); },
+               {"SimpleRNN layer", "initial_state must be [h], each of shape (N, 4); got [(N, 4), (N, 4)]"});
+  expect_error([&] { SimpleRNN(4)(flat); }, {"input must have rank 3 (batch, time, features), got shape (N, 12)"});
   expect_error([&] { Bidirectional(LSTM(4), "max"); },
                {"Bidirectional layer", "unknown merge_mode 'max' (expected concat, sum, mul or ave)"});
   LSTM shared(4);
