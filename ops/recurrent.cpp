@@ -1,4 +1,5 @@
-// The LSTM recurrence and its backward pass through time, Keras semantics:
+// The recurrent cells (LSTM, SimpleRNN) and their backward passes through
+// time, Keras semantics:
 //
 //   lstm(z, r [, h0, c0])           z (N, T, 4U): the input projection x W + b
 //   -> y (N, T, 6, U)               of every step (one matmul, outside);
@@ -15,13 +16,17 @@
 //   are also dL/dz_t), d[:, t, 4] = dL/dh_{t-1} = dL/da_t rᵀ and
 //   d[:, t, 5] = dL/dc_{t-1}; step 0's give dh0 and dc0.
 //
-//   recurrent_kernel_grad(y, dz [, h0]) -> dr (U, 4U) = Σ_{n,t} h_{t-1}ᵀ dz_t
+//   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
+//   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
 //
-// lstm and lstm_grad are scans (FusionKind::Scan): their kernels compute one
-// step per call and read their own output at the neighbouring step; the
-// runtime calls them once per step, so one compiled model runs any sequence
-// length and the graph does not grow with it. The initial state is zero
-// unless h0 and c0 are given.
+//   recurrent_kernel_grad(y, dz [, h0]) -> dr (U, G·U) = Σ_{n,t} h_{t-1}ᵀ dz_t
+//   for either cell (slot 0 of y is h).
+//
+// The forward and backward cell ops are scans (FusionKind::Scan): their
+// kernels compute one step per call and read their own output at the
+// neighbouring step; the runtime calls them once per step, so one compiled
+// model runs any sequence length and the graph does not grow with it. The
+// initial state is zero unless given.
 #include "ops/recurrent.h"
 
 #include <Halide.h>
