@@ -307,6 +307,14 @@ TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
   expect_error([&] { LSTM(4)(x, {c_ok}); }, {"initial_state must be [h, c]", "got [(N, 4)]"});
   expect_error([&] { LSTM(4, {.activation = "softplus"}); },
                {"LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)"});
+  // An empty sequence is refused when the model runs, naming the input.
+  {
+    reset_layer_names();
+    auto seq = Input({"T", 2}, "seq");
+    Executable exe = compile(Model({seq}, {LSTM(3)(seq)}));
+    expect_error([&] { exe.forward({Tensor({2, 0, 2})}); },
+                 {"input 'seq' has shape (2, 0, 2): dimension T must be at least 1"});
+  }
   expect_error([&] { SimpleRNN(0); }, {"SimpleRNN layer", "units must be a positive integer, got 0"});
   expect_error([&] { SimpleRNN(4)(x, {c_ok, c_ok}); },
                {"SimpleRNN layer", "initial_state must be [h], each of shape (N, 4); got [(N, 4), (N, 4)]"});
