@@ -37,6 +37,7 @@ struct Recurrence {
   bool use_bias, return_sequences, return_state, go_backwards;
   std::string bias_init;
   ir::Attrs cell;
+  bool recurrent_bias = false;  // GRU reset_after: bias (2, G), its second row a separate operand
 };
 
 std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::vector<Expr>& initial_state,
@@ -66,18 +67,25 @@ std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::
   if (!kernel.defined()) {
     kernel = param("kernel", {features, G}, "glorot_uniform", x.dtype());
     recurrent_kernel = param("recurrent_kernel", {R.units, G}, "orthogonal", x.dtype());
-    if (R.use_bias) bias = param("bias", {G}, R.bias_init, x.dtype());
+    if (R.use_bias) bias = param("bias", R.recurrent_bias ? Shape{2, G} : Shape{G}, R.bias_init, x.dtype());
   } else if (kernel.shape()[0] != features) {
     fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel.shape()[0].str(),
                      ir::shape_str(x.shape())));
   }
+  const auto bias_row = [&](int64_t row) {
+    ir::Attrs s, r;
+    s.axes = {0, row, 1};
+    r.shape = {G};
+    return node(ir::Op::Reshape, {node(ir::Op::Slice, {bias}, s)}, r);
+  };
   // The input projection of every step at once.
   Expr z = node(ir::Op::MatMul, {x, kernel}, {});
-  if (R.use_bias) z = node(ir::Op::Add, {z, bias}, {});
+  if (R.use_bias) z = node(ir::Op::Add, {z, R.recurrent_bias ? bias_row(0) : bias}, {});
   ir::Attrs time;
   time.axes = {1};
   if (R.go_backwards) z = node(ir::Op::Reverse, {z}, time);
   std::vector<Expr> in{z, recurrent_kernel};
+  if (R.recurrent_bias && R.use_bias) in.push_back(bias_row(1));
   in.insert(in.end(), initial_state.begin(), initial_state.end());
   const Expr y = node(R.op, in, R.cell);  // (N, T, slots, units)
 
@@ -137,6 +145,39 @@ std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initia
   cell.activation = opt_.activation;
   const Recurrence r{units_, 1, 1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, "zeros", cell};
+  return recurrent_call(
+      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
+      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
+      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
+      [&](const std::string& m) { fail(m); });
+}
+
+// --------------------------------------------------------------------- GRU
+
+GRU::GRU(int64_t units, GRUOptions options, Loc loc)
+    : Layer("GRU", options.name, loc), units_(units), opt_(std::move(options)) {
+  if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
+  try {
+    ops::check_cell_activation(opt_.activation, "activation");
+    ops::check_cell_activation(opt_.recurrent_activation, "recurrent_activation");
+  } catch (const ops::ShapeError& e) {
+    fail(e.what());
+  }
+}
+
+Expr GRU::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
+
+Expr GRU::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
+  return call(x, initial_state, loc).front();
+}
+
+std::vector<Expr> GRU::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
+  ir::Attrs cell;
+  cell.activation = opt_.activation;
+  cell.recurrent_activation = opt_.recurrent_activation;
+  cell.reset_after = opt_.reset_after;
+  const Recurrence r{units_, 3, 1, ir::Op::Gru, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+                     opt_.go_backwards, "zeros", cell, opt_.reset_after};
   return recurrent_call(
       r, x, initial_state, kernel_, recurrent_kernel_, bias_,
       [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },

@@ -75,6 +75,37 @@ class SimpleRNN : public Layer {
   mutable Expr kernel_, recurrent_kernel_, bias_;
 };
 
+struct GRUOptions {
+  std::string activation = "tanh";
+  std::string recurrent_activation = "sigmoid";
+  bool use_bias = true;
+  bool return_sequences = false;
+  bool return_state = false;  // call() also returns the last h
+  bool go_backwards = false;
+  bool reset_after = true;    // TF2's default: r scales h_{t-1}·R_h + b_h after the product
+  std::string name;
+};
+
+// GRU: z = σ(x W_z + h R_z + b_z), r = σ(x W_r + h R_r + b_r),
+// hh = act(x W_h + r ⊙ (h R_h + b_rh) + b_h) with reset_after, else
+// act(x W_h + (r ⊙ h) R_h + b_h); h_t = z ⊙ h_{t-1} + (1 - z) ⊙ hh. Gates in
+// the kernel's column blocks z, r, h. kernel (features, 3·units) glorot
+// uniform, recurrent_kernel (units, 3·units) orthogonal, bias zeros of
+// (2, 3·units) (input and recurrent rows) with reset_after, else (3·units).
+class GRU : public Layer {
+ public:
+  GRU(int64_t units, GRUOptions options = {}, BRINE_HERE);
+  Expr operator()(const Expr& x, BRINE_HERE) const;
+  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  // {output} or, with return_state, {output, h}. initial_state: {h0}.
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+
+ private:
+  int64_t units_;
+  GRUOptions opt_;
+  mutable Expr kernel_, recurrent_kernel_, bias_;
+};
+
 // Bidirectional(LSTM(...), merge_mode): Keras's wrapper. A forward copy and a
 // backward copy (go_backwards flipped) of the layer, with their own weights
 // ("bidirectional/forward_lstm/kernel", ...); with return_sequences the

@@ -34,6 +34,7 @@ struct Attrs {
   // sigmoid, hard_sigmoid, relu or linear.
   std::string activation;
   std::string recurrent_activation;
+  bool reset_after = false;  // gru: the reset gate applied after the recurrent matmul (TF2's default)
   bool operator==(const Attrs&) const = default;
 };
 

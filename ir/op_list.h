@@ -55,6 +55,8 @@
   X(LstmGrad, "lstm_grad", Scan, -1, Recurrent)                \
   X(SimpleRnn, "simple_rnn", Scan, -1, Recurrent)              \
   X(SimpleRnnGrad, "simple_rnn_grad", Scan, -1, Recurrent)     \
+  X(Gru, "gru", Scan, -1, Recurrent)                           \
+  X(GruGrad, "gru_grad", Scan, -1, Recurrent)                  \
   X(RecurrentKernelGrad, "recurrent_kernel_grad", OutElementwiseFusable, -1, Recurrent)
 
 // The families, each with a file pair ops/<family>.{h,cpp}.

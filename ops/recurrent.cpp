@@ -1,4 +1,4 @@
-// The recurrent cells (LSTM, SimpleRNN) and their backward passes through
+// The recurrent cells (LSTM, SimpleRNN, GRU) and their backward passes through
 // time, Keras semantics:
 //
 //   lstm(z, r [, h0, c0])           z (N, T, 4U): the input projection x W + b
@@ -19,8 +19,13 @@
 //   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
 //   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
 //
+//   gru(zx, r [, rb] [, h0]) -> y (N, T, 5, U): h, z, r, the candidate hh and
+//   q (reset_after: h_{t-1} r_h + rb_h; else r ⊙ h_{t-1}), tf.keras's GRU;
+//   gru_grad(rᵀ, y, gy [, h0]) -> (N, T, 5, U): da_z, da_r, da_h, the
+//   candidate's recurrent-side gradient, dh_{t-1}.
+//
 //   recurrent_kernel_grad(y, dz [, h0]) -> dr (U, G·U) = Σ_{n,t} h_{t-1}ᵀ dz_t
-//   for either cell (slot 0 of y is h).
+//   for any cell (slot 0 of y is h).
 //
 // The forward and backward cell ops are scans (FusionKind::Scan): their
 // kernels compute one step per call and read their own output at the
@@ -98,19 +103,28 @@ Halide::Expr act_grad_expr(const std::string& a, const Halide::Expr& y) {
 // The backward's output per step: dz (gates) then the states' gradients
 // flowing to the previous step.
 struct Cell {
-  int gates, slots, states;
+  int gates, slots, states, grad_slots;
 };
-constexpr Cell kLstm{4, kSlots, 2}, kSimple{1, 1, 1};
+constexpr Cell kLstm{4, kSlots, 2, 6}, kSimple{1, 1, 1, 2}, kGru{3, 5, 1, 5};
+
+// GRU slots: forward h, z, r, hh (the candidate) and q (reset_after: the
+// candidate's recurrent term h_{t-1} r_h + b_h; otherwise r ⊙ h_{t-1});
+// backward da_z, da_r, da_h (the input side's gradients), the candidate's
+// recurrent-side gradient (reset_after: da_h ⊙ r) and dh_{t-1}.
+enum GruSlot { kGz = 1, kGr = 2, kGhh = 3, kGq = 4 };
+enum GruGradSlot { kDaZ = 0, kDaR = 1, kDaH = 2, kDrecH = 3, kGruDhPrev = 4 };
 
 Cell cell_of(ir::Op op) {
   switch (op) {
     case ir::Op::SimpleRnn:
     case ir::Op::SimpleRnnGrad: return kSimple;
+    case ir::Op::Gru:
+    case ir::Op::GruGrad: return kGru;
     default: return kLstm;
   }
 }
 
-bool is_forward(ir::Op op) { return op == ir::Op::Lstm || op == ir::Op::SimpleRnn; }
+bool is_forward(ir::Op op) { return op == ir::Op::Lstm || op == ir::Op::SimpleRnn || op == ir::Op::Gru; }
 
 // The units U, checked against every operand; throws ShapeError naming the op
 // and the shapes.
@@ -124,7 +138,10 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
   const auto fail = [&](const std::string& why) { throw ShapeError(fmt::format("{}({}): {}", op, types(), why)); };
   const Cell cell = cell_of(n.op);
   const bool rk = n.op == ir::Op::RecurrentKernelGrad;
-  const size_t base = rk ? 2 : is_forward(n.op) ? 2 : 3, extra = rk ? 1 : cell.states;
+  // A GRU with reset_after may take its recurrent bias (3U) after r (rank 1,
+  // unlike the initial state).
+  const bool rb = n.op == ir::Op::Gru && n.attrs.reset_after && in.size() > 2 && in[2].rank() == 1;
+  const size_t base = (rk ? 2 : is_forward(n.op) ? 2 : 3) + (rb ? 1 : 0), extra = rk ? 1 : cell.states;
   if (in.size() != base && in.size() != base + extra) fail(fmt::format("expected {} or {} operands", base, base + extra));
   const bool state = in.size() > base;
   check_cell_activation(cell_activation(n), "activation");
@@ -136,7 +153,8 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
   int64_t U = 0;
   if (is_forward(n.op)) {
     if (seq.rank() != 3 || !seq.shape[2].is_static() || seq.shape[2].size % cell.gates != 0 || seq.shape[2].size == 0)
-      fail(fmt::format("z must be (batch, time, {}units) with a static last axis", cell.gates > 1 ? "4·" : ""));
+      fail(fmt::format("z must be (batch, time, {}units) with a static last axis",
+                       cell.gates > 1 ? fmt::format("{}·", cell.gates) : std::string()));
     U = seq.shape[2].size / cell.gates;
   } else {
     if (seq.rank() != 4 || !seq.shape[2].is_static() || !seq.shape[3].is_static() ||
@@ -147,13 +165,17 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
   }
   const int64_t G = rk ? (in[1].rank() == 3 && in[1].shape[2].is_static() ? in[1].shape[2].size : 0) : cell.gates * U;
   const ir::Shape gates{U, G}, gates_t{G, U}, states{seq.shape[0], U};
+  if (rb && in[base - 1].shape != ir::Shape{G})
+    fail(fmt::format("the recurrent bias must be ({})", G));
   switch (n.op) {
     case ir::Op::Lstm:
     case ir::Op::SimpleRnn:
+    case ir::Op::Gru:
       if (in[1].shape != gates) fail(fmt::format("the recurrent kernel must be {}", ir::shape_str(gates)));
       break;
     case ir::Op::LstmGrad:
     case ir::Op::SimpleRnnGrad:
+    case ir::Op::GruGrad:
       if (in[0].shape != gates_t) fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
       if (in[2].shape != seq.shape) fail("the adjoint must have y's shape");
       break;
@@ -186,8 +208,10 @@ ScanAxis scan_axis(ir::Op op) {
   switch (op) {
     case ir::Op::Lstm:
     case ir::Op::SimpleRnn: return {1, false};
+    case ir::Op::Gru: return {1, false};
     case ir::Op::LstmGrad:
-    case ir::Op::SimpleRnnGrad: return {1, true};
+    case ir::Op::SimpleRnnGrad:
+    case ir::Op::GruGrad: return {1, true};
     default: return {};
   }
 }
@@ -197,9 +221,11 @@ ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorTyp
   const Cell cell = cell_of(n.op);
   switch (n.op) {
     case ir::Op::Lstm:
-    case ir::Op::SimpleRnn: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], cell.slots, U}};
+    case ir::Op::SimpleRnn:
+    case ir::Op::Gru: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], cell.slots, U}};
     case ir::Op::LstmGrad:
-    case ir::Op::SimpleRnnGrad: return {in[1].dtype, {in[1].shape[0], in[1].shape[1], cell.gates + cell.states, U}};
+    case ir::Op::SimpleRnnGrad:
+    case ir::Op::GruGrad: return {in[1].dtype, {in[1].shape[0], in[1].shape[1], cell.grad_slots, U}};
     case ir::Op::RecurrentKernelGrad: return {in[0].dtype, {U, in[1].shape[2].size}};
     default: break;
   }
@@ -301,6 +327,91 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
         }
       return d;
     }
+    case ir::Op::Gru: {
+      // z = σ(zx_z + rec_z), r = σ(zx_r + rec_r), rec = h_{t-1} R (+ rb);
+      // reset_after: hh = act(zx_h + r ⊙ rec_h); else act(zx_h + (r ⊙ h_{t-1}) R_h);
+      // h = z ⊙ h_{t-1} + (1 - z) ⊙ hh.
+      const RefTensor &zx = *in[0], &r = *in[1];
+      const bool after = n.attrs.reset_after;
+      const RefTensor* rb = after && in.size() > 2 && in[2]->shape.size() == 1 ? in[2] : nullptr;
+      const RefTensor* h0 = in.size() > (rb ? 3u : 2u) ? in.back() : nullptr;
+      const int64_t N = zx.shape[0], T = zx.shape[1], U = zx.shape[2] / 3;
+      const Seq y{N, T, 5, U};
+      RefTensor out{{N, T, 5, U}, std::vector<double>(N * T * 5 * U)};
+      std::vector<double> hp(U), rec(3 * U), q(U);
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          for (int64_t i = 0; i < U; ++i) hp[i] = t > 0 ? out.data[y.at(b, t - 1, kH, i)] : h0 ? h0->data[b * U + i] : 0.0;
+          for (int64_t j = 0; j < 3 * U; ++j) {
+            rec[j] = rb ? rb->data[j] : 0.0;
+            for (int64_t i = 0; i < U; ++i) rec[j] += hp[i] * r.data[i * 3 * U + j];
+          }
+          const auto X = [&](int64_t j) { return zx.data[(b * T + t) * 3 * U + j]; };
+          std::vector<double> zg(U), rg(U);
+          for (int64_t u = 0; u < U; ++u) {
+            zg[u] = act_ref(ract, X(u) + rec[u]);
+            rg[u] = act_ref(ract, X(U + u) + rec[U + u]);
+            q[u] = after ? rec[2 * U + u] : rg[u] * hp[u];
+          }
+          for (int64_t u = 0; u < U; ++u) {
+            double pre = X(2 * U + u);
+            if (after) {
+              pre += rg[u] * q[u];
+            } else {
+              for (int64_t i = 0; i < U; ++i) pre += q[i] * r.data[i * 3 * U + 2 * U + u];
+            }
+            const double hh = act_ref(act, pre);
+            const double vals[5] = {zg[u] * hp[u] + (1 - zg[u]) * hh, zg[u], rg[u], hh, q[u]};
+            for (int k = 0; k < 5; ++k) out.data[y.at(b, t, k, u)] = vals[k];
+          }
+        }
+      return out;
+    }
+    case ir::Op::GruGrad: {
+      const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
+      const bool after = n.attrs.reset_after;
+      const RefTensor* h0 = in.size() > 3 ? in.back() : nullptr;
+      const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
+      const Seq s{N, T, 5, U};
+      RefTensor d{{N, T, 5, U}, std::vector<double>(N * T * 5 * U)};
+      // rt = Rᵀ (3U, U): R[i][j] = rt[j * U + i].
+      const auto R = [&](int64_t i, int64_t j) { return rt.data[j * U + i]; };
+      std::vector<double> dq(U);
+      for (int64_t b = 0; b < N; ++b)
+        for (int64_t t = T - 1; t >= 0; --t) {
+          const auto Y = [&](int k, int64_t u) { return y.data[s.at(b, t, k, u)]; };
+          const auto G = [&](int k, int64_t u) { return gy.data[s.at(b, t, k, u)]; };
+          const auto hp = [&](int64_t u) {
+            return t > 0 ? y.data[s.at(b, t - 1, kH, u)] : h0 ? h0->data[b * U + u] : 0.0;
+          };
+          std::vector<double> dh(U), dah(U);
+          for (int64_t u = 0; u < U; ++u) {
+            dh[u] = G(kH, u) + (t + 1 < T ? d.data[s.at(b, t + 1, kGruDhPrev, u)] : 0.0);
+            dah[u] = (dh[u] * (1 - Y(kGz, u)) + G(kGhh, u)) * act_grad_ref(act, Y(kGhh, u));
+          }
+          if (!after)
+            for (int64_t i = 0; i < U; ++i) {
+              dq[i] = G(kGq, i);
+              for (int64_t u = 0; u < U; ++u) dq[i] += dah[u] * R(i, 2 * U + u);
+            }
+          for (int64_t u = 0; u < U; ++u) {
+            const double daz = (dh[u] * (hp(u) - Y(kGhh, u)) + G(kGz, u)) * act_grad_ref(ract, Y(kGz, u));
+            const double dr = after ? dah[u] * Y(kGq, u) + G(kGr, u) : dq[u] * hp(u) + G(kGr, u);
+            const double vals[4] = {daz, dr * act_grad_ref(ract, Y(kGr, u)), dah[u],
+                                    after ? dah[u] * Y(kGr, u) + G(kGq, u) : dah[u]};
+            for (int k = 0; k < 4; ++k) d.data[s.at(b, t, k, u)] = vals[k];
+          }
+          for (int64_t i = 0; i < U; ++i) {
+            double acc = dh[i] * Y(kGz, i) + (after ? 0.0 : dq[i] * Y(kGr, i));
+            for (int64_t u = 0; u < U; ++u) {
+              acc += d.data[s.at(b, t, kDaZ, u)] * R(i, u) + d.data[s.at(b, t, kDaR, u)] * R(i, U + u);
+              if (after) acc += d.data[s.at(b, t, kDrecH, u)] * R(i, 2 * U + u);
+            }
+            d.data[s.at(b, t, kGruDhPrev, i)] = acc;
+          }
+        }
+      return d;
+    }
     case ir::Op::RecurrentKernelGrad: {
       const RefTensor &y = *in[0], &dz = *in[1];
       const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3], G = dz.shape[2];
@@ -358,6 +469,83 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c, acts(u, 0, t, b), acts(u, 1, t, b),
                                 acts(u, 2, t, b), acts(u, 3, t, b)});
       ctx.stages[n.id] = {gates, acts, hp};
+      return out;
+    }
+    case ir::Op::Gru: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "gru lowered outside a scan kernel");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
+      const int U = static_cast<int>(n.type.shape[3].size);
+      const bool after = n.attrs.reset_after;
+      const bool has_rb = after && n.inputs.size() > 2 && ctx.in_type(n, 2).rank() == 1;
+      const size_t base = has_rb ? 3 : 2;
+      const bool state = n.inputs.size() > base;
+      const Func &zx = ctx.in(n, 0), &r = ctx.in(n, 1);
+      Func hp(codegen::func_name(n, "_h_prev")), gates(codegen::func_name(n, "_gates")),
+          acts(codegen::func_name(n, "_acts")), q(codegen::func_name(n, "_q")), hrec(codegen::func_name(n, "_h_rec"));
+      hp(u, t, b) = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, max(t - 1, 0), b));
+      // The recurrent terms of the gates: (z, r) always, the candidate's too
+      // with reset_after (it is scaled by r after the matmul).
+      RDom ri(0, U, "ri");
+      gates(u, g, t, b) = zero;
+      gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
+      const auto rb = [&](int block) { return has_rb ? ctx.in(n, 2)(block * U + u) : zero; };
+      acts(u, g, t, b) = mux(g, {act_expr(ract, zx(u, t, b) + gates(u, 0, t, b) + rb(0)),
+                                 act_expr(ract, zx(U + u, t, b) + gates(u, 1, t, b) + rb(1))});
+      Expr pre;
+      if (after) {
+        q(u, t, b) = gates(u, 2, t, b) + rb(2);
+        pre = zx(2 * U + u, t, b) + acts(u, 1, t, b) * q(u, t, b);
+      } else {
+        // Reset before the matmul: (r ⊙ h_{t-1}) R_h, a second product.
+        q(u, t, b) = acts(u, 1, t, b) * hp(u, t, b);
+        RDom rq(0, U, "rq");
+        hrec(u, t, b) = zero;
+        hrec(u, t, b) += r(2 * U + u, rq) * q(rq, t, b);
+        pre = zx(2 * U + u, t, b) + hrec(u, t, b);
+      }
+      const Expr hh = act_expr(act, pre), z = acts(u, 0, t, b);
+      out(u, k, t, b) = mux(k, {z * hp(u, t, b) + (cast(ctx.type, 1) - z) * hh, z, acts(u, 1, t, b), hh, q(u, t, b)});
+      ctx.stages[n.id] = {gates, acts, hp, q};
+      if (!after) ctx.stages[n.id].push_back(hrec);
+      return out;
+    }
+    case ir::Op::GruGrad: {
+      BRINE_CHECK_INTERNAL(ctx.self.defined(), "gru_grad lowered outside a scan kernel");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
+      const int U = static_cast<int>(n.type.shape[3].size);
+      const Expr T = ctx.extent(n.type.shape[1]);
+      const bool after = n.attrs.reset_after;
+      const size_t base = 3;
+      const bool state = n.inputs.size() > base;
+      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const auto Y = [&](int s, Expr x) { return y(x, s, t, b); };
+      const auto G = [&](int s, Expr x) { return gy(x, s, t, b); };
+      const Expr hpu = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
+      Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah")), dq(codegen::func_name(n, "_dq")),
+          dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
+      dh(u, t, b) = G(kH, u) + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
+      dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz, u)) + G(kGhh, u)) * act_grad_expr(act, Y(kGhh, u));
+      Expr dr;
+      if (after) {
+        dr = dah(u, t, b) * Y(kGq, u) + G(kGr, u);
+      } else {
+        RDom rq(0, U, "rq");
+        dq(i, t, b) = gy(i, kGq, t, b);
+        dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
+        dr = dq(u, t, b) * hpu + G(kGr, u);
+      }
+      // The gradients of the gates' recurrent terms: the matmul's operand.
+      dz(u, g, t, b) = mux(g, {(dh(u, t, b) * (hpu - Y(kGhh, u)) + G(kGz, u)) * act_grad_expr(ract, Y(kGz, u)),
+                               dr * act_grad_expr(ract, Y(kGr, u)),
+                               after ? dah(u, t, b) * Y(kGr, u) + G(kGq, u) : zero});
+      RDom rj(0, U, 0, after ? 3 : 2, "rj");
+      dhp(i, t, b) = zero;
+      dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+      Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b);
+      if (!after) prev += dq(u, t, b) * Y(kGr, u);
+      out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), after ? dz(u, 2, t, b) : dah(u, t, b), prev});
+      ctx.stages[n.id] = {dhp, dz, dah};
+      if (!after) ctx.stages[n.id].push_back(dq);
       return out;
     }
     case ir::Op::SimpleRnnGrad: {
@@ -529,11 +717,19 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     one.push_back(rows);
     register_tile(f.update(), x, xo, xi, width, lanes, one, {});
   };
+  // A GRU without reset_after has a second product per step (its candidate's
+  // (r ⊙ h) R_h forward, dq backward): the last stage, tiled the same way.
+  const bool second_product = s.anchor.op == ir::Op::Gru ? st.size() > 4 : s.anchor.op == ir::Op::GruGrad && st.size() > 3;
+  if (second_product) {
+    Func f = st.back();
+    tile(f, {codegen::update_rvars(f)[0]}, {f.args()[1]});
+  }
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
     tile(gates, {codegen::update_rvars(gates)[0]}, {gates.args()[1], gates.args()[2]});
     acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
     hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
+    if (s.anchor.op == ir::Op::Gru) Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
     return;
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
@@ -564,6 +760,32 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
+    case ir::Op::Gru: {
+      ir::Attrs after = keras, after_other = other;
+      after.reset_after = after_other.reset_after = true;
+      return {{"reset_after, zero initial state", {{"N", 4, 9}, {3, 9}, {9}}, after},
+              {"reset_after, initial state, 17 units, relu / hard_sigmoid", {{"N", 3, 51}, {17, 51}, {51}, {"N", 17}}, after_other},
+              {"reset before the product, initial state", {{"N", 4, 9}, {3, 9}, {"N", 3}}, keras},
+              {"reset before the product, 17 units, relu", {{"N", 3, 51}, {17, 51}}, other},
+              {"reset before the product, 2 units, dynamic length", {{2, "N", 6}, {2, 6}}, keras},
+              {"reset_after, 2 units, dynamic length", {{2, "N", 6}, {2, 6}, {6}}, after},
+              {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after}};
+    }
+    case ir::Op::GruGrad: {
+      ir::Attrs after = keras;
+      after.reset_after = true;
+      std::vector<OpSample> v = {{"reset_after", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 5, 3}}, after},
+                                 {"reset_after, initial state, 17 units", {{51, 17}, {"N", 3, 5, 17}, {"N", 3, 5, 17}, {"N", 17}}, after},
+                                 {"reset before the product, initial state", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 5, 3}, {"N", 3}}, keras},
+                                 {"reset before the product, 17 units, relu", {{51, 17}, {"N", 3, 5, 17}, {"N", 3, 5, 17}}, other},
+                                 // Sequences up to 33 steps with 2 units only: a recurrence
+                                 // of random weights and 17 units amplifies rounding (and
+                                 // vector_exp's last bit) past any tolerance over that many steps.
+                                 {"reset before the product, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, keras},
+                                 {"reset_after, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, after}};
+      for (OpSample& x : v) x.differentiable = false;
+      return v;
+    }
     case ir::Op::LstmGrad: {
       std::vector<OpSample> v = {
           {"zero initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 6, 3}}, keras},
@@ -585,6 +807,51 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
   return {};
 }
 
+namespace {
+
+// y = gru(zx, r, [rb], [h0]), g = dL/dy; d = gru_grad(rᵀ, y, g, [h0]):
+//   dzx = d[:, :, 0:3] (z enters every gate's pre-activation with slope 1)
+//   reset_after:  drec = (da_z, da_r, da_h ⊙ r): dr = Σ h_{t-1}ᵀ drec, drb = Σ drec
+//   reset before: dr = (Σ h_{t-1}ᵀ (da_z, da_r) | Σ (r ⊙ h_{t-1})ᵀ da_h)
+//   dh0 = d[:, 0, 4]
+std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const bool after = n.attrs.reset_after;
+  const bool has_rb = after && n.inputs.size() > 2 && b.shape(n.inputs[2]).size() == 1;
+  const size_t base = has_rb ? 3 : 2;
+  const bool state = n.inputs.size() > base;
+  const int zx = n.inputs[0], r = n.inputs[1];
+  const ir::Shape zs = b.shape(zx);
+  const int64_t U = b.shape(r)[0].size;
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, g};
+  if (state) grad_in.push_back(n.inputs[base]);
+  const int d = b.op(ir::Op::GruGrad, grad_in, n.attrs);
+  const int dzx = b.reshape(b.slice(d, 2, 0, 3), zs);
+  const auto rk = [&](int dz) {
+    std::vector<int> in{n.id, dz};
+    if (state) in.push_back(n.inputs[base]);
+    return b.op(ir::Op::RecurrentKernelGrad, in, n.attrs);
+  };
+  std::vector<int> out{dzx};
+  ir::Attrs axis2, axis1;
+  axis2.axes = {2};
+  axis1.axes = {1};
+  if (after) {
+    const int drec = b.reshape(b.op(ir::Op::Concat, {b.slice(d, 2, 0, 2), b.slice(d, 2, kDrecH, 1)}, axis2), zs);
+    out.push_back(rk(drec));
+    if (has_rb) out.push_back(b.reduce_sum(drec, {0, 1}, false));
+  } else {
+    const ir::Shape seq{zs[0], zs[1], U};
+    const int dzr = b.reshape(b.slice(d, 2, 0, 2), ir::Shape{zs[0], zs[1], 2 * U});
+    const int q = b.reshape(b.slice(n.id, 2, kGq, 1), seq), dah = b.reshape(b.slice(d, 2, kDaH, 1), seq);
+    const int dr_h = b.reduce_sum(b.matmul(q, dah, true, false), {0}, false);
+    out.push_back(b.op(ir::Op::Concat, {rk(dzr), dr_h}, axis1));
+  }
+  if (state) out.push_back(b.reshape(b.slice(b.slice(d, 1, 0, 1), 2, kGruDhPrev, 1), b.shape(n.inputs[base])));
+  return out;
+}
+
+}  // namespace
+
 // y = simple_rnn(z, r, h0), g = dL/dy:
 //   d  = simple_rnn_grad(rᵀ, y, g)      dz_t = (g_t + dh_t from step t+1) act'(h_t), dh_{t-1} = dz_t rᵀ
 //   dz = d[:, :, 0], dr = recurrent_kernel_grad(y, dz, h0), dh0 = d[:, 0, 1]
@@ -599,6 +866,7 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   if (!is_forward(n.op))
     throw Error(fmt::format("{} is not differentiable: second derivatives through a recurrent layer are not supported",
                             ir::op_name(n.op)));
+  if (n.op == ir::Op::Gru) return gru_vjp(b, n, g);
   const Cell cell = cell_of(n.op);
   const int z = n.inputs[0], r = n.inputs[1];
   const bool state = n.inputs.size() > 2;

@@ -121,7 +121,7 @@ TEST(Vjp, CheckerRejectsAWrongVjp) {
 }
 
 TEST(Vjp, BackwardOnlyOpsRefuseSecondDerivatives) {
-  for (const ir::Op op : {ir::Op::LstmGrad, ir::Op::SimpleRnnGrad, ir::Op::RecurrentKernelGrad}) {
+  for (const ir::Op op : {ir::Op::LstmGrad, ir::Op::SimpleRnnGrad, ir::Op::GruGrad, ir::Op::RecurrentKernelGrad}) {
     const ops::OpSample s = ops::samples(op).at(0);
     ASSERT_FALSE(s.differentiable);
     Problem p = make_problem(op, s, 2, 3);

@@ -188,6 +188,72 @@ TEST_F(RecurrentLayers, SimpleRnnMatchesKerasEquations) {
   }
 }
 
+// GRU, both reset_after settings, against tf.keras's equations.
+TEST_F(RecurrentLayers, GruMatchesKerasEquations) {
+  for (const bool after : {true, false}) {
+    reset_layer_names();
+    auto x = Input({"T", 3}, "x", DType::F64);
+    auto h0 = Input({2}, "h0", DType::F64);
+    GRU fwd(2, {.return_sequences = true, .reset_after = after});
+    GRU bwd(2, {.return_state = true, .go_backwards = true, .reset_after = after});
+    const auto r = bwd.call(x, {h0});
+    Executable exe = compile(Model({x, h0}, {fwd(x), r[0], r[1]}), {.dtype = DType::F64});
+    // Non-zero biases, so that where each one enters is tested.
+    for (const char* name : {"gru", "gru_1"}) {
+      Tensor& bias = exe.param(std::string(name) + "/bias");
+      EXPECT_EQ(bias.rank(), after ? 2 : 1);
+      bias = test::random_tensor(bias.shape(), DType::F64, 77);
+    }
+    for (const int64_t T : {1, 2, 7}) {
+      SCOPED_TRACE(fmt::format("T = {}, reset_after = {}", T, after));
+      const Tensor xv = test::random_tensor({2, T, 3}, DType::F64, 50 + T), hv = test::random_tensor({2, 2}, DType::F64, 8);
+      const auto out = exe.forward({xv, hv});
+      for (const bool backwards : {false, true}) {
+        const std::string name = backwards ? "gru_1" : "gru";
+        const auto W = values(exe.param(name + "/kernel")), R = values(exe.param(name + "/recurrent_kernel")),
+                   b = values(exe.param(name + "/bias")), xs = values(xv), hs = values(hv);
+        const int64_t U = 2, G = 6;
+        for (int64_t n = 0; n < 2; ++n) {
+          std::vector<double> h(U, 0.0);
+          if (backwards) h = {hs[n * 2], hs[n * 2 + 1]};
+          for (int64_t s = 0; s < T; ++s) {
+            const int64_t t = backwards ? T - 1 - s : s;
+            std::vector<double> xw(G), hr(G);
+            for (int64_t j = 0; j < G; ++j) {
+              xw[j] = b[j];  // the input bias: row 0 with reset_after, the only bias otherwise
+              for (int64_t f = 0; f < 3; ++f) xw[j] += xs[(n * T + t) * 3 + f] * W[f * G + j];
+              hr[j] = after ? b[G + j] : 0.0;
+              for (int64_t i = 0; i < U; ++i) hr[j] += h[i] * R[i * G + j];
+            }
+            std::vector<double> next(U);
+            for (int64_t u = 0; u < U; ++u) {
+              const double z = sigmoid(xw[u] + hr[u]), rr = sigmoid(xw[U + u] + hr[U + u]);
+              double pre = xw[2 * U + u];
+              if (after) {
+                pre += rr * hr[2 * U + u];
+              } else {
+                for (int64_t i = 0; i < U; ++i) {
+                  const double ri = sigmoid(xw[U + i] + hr[U + i]);
+                  pre += ri * h[i] * R[i * G + 2 * U + u];
+                }
+              }
+              next[u] = z * h[u] + (1 - z) * std::tanh(pre);
+            }
+            h = next;
+            if (!backwards)
+              for (int64_t u = 0; u < U; ++u) EXPECT_NEAR(values(out[0])[(n * T + s) * U + u], h[u], 1e-12);
+          }
+          if (backwards)
+            for (int64_t u = 0; u < U; ++u) {
+              EXPECT_NEAR(values(out[1])[n * U + u], h[u], 1e-12);
+              EXPECT_NEAR(values(out[2])[n * U + u], h[u], 1e-12);
+            }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(RecurrentLayers, InitialStateAndReturnState) {
   auto x = Input({4, 2}, "x", DType::F64);
   auto h0 = Input({3}, "h0", DType::F64);
@@ -222,13 +288,15 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
     auto seq = LSTM(2, {.return_sequences = true, .go_backwards = backwards})(x, {h0, c0});
     auto last = LSTM(2, {.activation = "relu", .recurrent_activation = "hard_sigmoid"})(seq);
     auto rnn = SimpleRNN(2, {.go_backwards = !backwards})(seq, {h0});
-    const Model m({x, h0, c0}, {reduce_sum(Dense(1)(last) * reduce_sum(seq) + rnn)});
+    auto gru = GRU(2, {.reset_after = backwards})(seq, {h0});
+    auto gru_seq = GRU(2, {.return_sequences = true, .reset_after = !backwards})(x);
+    const Model m({x, h0, c0}, {reduce_sum(Dense(1)(last) * reduce_sum(seq) + rnn * gru) + reduce_sum(gru_seq * gru_seq)});
     ir::Graph g = m.graph();
     std::vector<int> wrt;
     for (const ir::Node& n : g.nodes)
       if (n.op == ir::Op::Param || (n.op == ir::Op::Input && n.attrs.name != "x")) wrt.push_back(n.id);
     const ir::Graph back = ir::differentiate(g, g.outputs[0].node, wrt);
-    ASSERT_EQ(wrt.size(), 13u);  // 2 LSTMs and a SimpleRNN x 3 weights, Dense x 2, h0, c0
+    ASSERT_EQ(wrt.size(), 19u);  // 2 LSTMs, a SimpleRNN and 2 GRUs x 3 weights, Dense x 2, h0, c0
     int checked = 0;
     for (const int64_t T : {1, 2, 7}) {
       SCOPED_TRACE(fmt::format("T = {}, go_backwards = {}", T, backwards));
@@ -262,7 +330,9 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
         }
       }
     }
-    EXPECT_EQ(checked, 3 * (24 + 16 + 8 + 16 + 16 + 8 + 4 + 4 + 2 + 2 + 1 + 2 * 2 + 2 * 2));
+    // GRU weights: kernel 2x6 or 3x6, recurrent 2x6, bias 2x6 (reset_after) or 6.
+    EXPECT_EQ(checked, 3 * (24 + 16 + 8 + 16 + 16 + 8 + 4 + 4 + 2 + (12 + 12 + (backwards ? 12 : 6)) +
+                            (18 + 12 + (backwards ? 6 : 12)) + 2 + 1 + 2 * 2 + 2 * 2));
   }
 }
 
@@ -315,6 +385,10 @@ TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
     expect_error([&] { exe.forward({Tensor({2, 0, 2})}); },
                  {"input 'seq' has shape (2, 0, 2): dimension T must be at least 1"});
   }
+  expect_error([&] { GRU(0); }, {"GRU layer", "units must be a positive integer, got 0"});
+  expect_error([&] { GRU(4)(x, {h_bad}); }, {"GRU layer", "initial_state must be [h], each of shape (N, 4); got [(N, 5)]"});
+  expect_error([&] { GRU(4, {.recurrent_activation = "swish"}); },
+               {"GRU layer", "unknown recurrent_activation 'swish'"});
   expect_error([&] { SimpleRNN(0); }, {"SimpleRNN layer", "units must be a positive integer, got 0"});
   expect_error([&] { SimpleRNN(4)(x, {c_ok, c_ok}); },
                {"SimpleRNN layer", "initial_state must be [h], each of shape (N, 4); got [(N, 4), (N, 4)]"});
