@@ -8,22 +8,27 @@
 
 namespace brine {
 
-LSTM::LSTM(int64_t units, LSTMOptions options, Loc loc)
-    : Layer("LSTM", options.name, loc), units_(units), opt_(std::move(options)) {
+RecurrentLayer::RecurrentLayer(std::string type, std::string name, const std::source_location& loc, int64_t units,
+                               std::vector<std::pair<std::string, const char*>> activations)
+    : Layer(std::move(type), std::move(name), loc) {
   if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
   try {
-    ops::check_cell_activation(opt_.activation, "activation");
-    ops::check_cell_activation(opt_.recurrent_activation, "recurrent_activation");
+    for (const auto& [value, what] : activations) ops::check_cell_activation(value, what);
   } catch (const ops::ShapeError& e) {
     fail(e.what());
   }
 }
 
-Expr LSTM::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
+Expr RecurrentLayer::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
 
-Expr LSTM::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
+Expr RecurrentLayer::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
   return call(x, initial_state, loc).front();
 }
+
+LSTM::LSTM(int64_t units, LSTMOptions options, Loc loc)
+    : RecurrentLayer("LSTM", options.name, loc, units,
+                     {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
+      units_(units), opt_(std::move(options)) {}
 
 namespace {
 
@@ -125,20 +130,8 @@ std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_sta
 // --------------------------------------------------------------- SimpleRNN
 
 SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options, Loc loc)
-    : Layer("SimpleRNN", options.name, loc), units_(units), opt_(std::move(options)) {
-  if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
-  try {
-    ops::check_cell_activation(opt_.activation, "activation");
-  } catch (const ops::ShapeError& e) {
-    fail(e.what());
-  }
-}
-
-Expr SimpleRNN::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
-
-Expr SimpleRNN::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
-  return call(x, initial_state, loc).front();
-}
+    : RecurrentLayer("SimpleRNN", options.name, loc, units, {{options.activation, "activation"}}),
+      units_(units), opt_(std::move(options)) {}
 
 std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
@@ -155,21 +148,9 @@ std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initia
 // --------------------------------------------------------------------- GRU
 
 GRU::GRU(int64_t units, GRUOptions options, Loc loc)
-    : Layer("GRU", options.name, loc), units_(units), opt_(std::move(options)) {
-  if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
-  try {
-    ops::check_cell_activation(opt_.activation, "activation");
-    ops::check_cell_activation(opt_.recurrent_activation, "recurrent_activation");
-  } catch (const ops::ShapeError& e) {
-    fail(e.what());
-  }
-}
-
-Expr GRU::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
-
-Expr GRU::operator()(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
-  return call(x, initial_state, loc).front();
-}
+    : RecurrentLayer("GRU", options.name, loc, units,
+                     {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
+      units_(units), opt_(std::move(options)) {}
 
 std::vector<Expr> GRU::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;

@@ -17,6 +17,20 @@
 
 namespace brine {
 
+// What LSTM, GRU and SimpleRNN share: applied as layer(x) or
+// layer(x, initial_state) for the output, or call() for Keras's list.
+class RecurrentLayer : public Layer {
+ public:
+  Expr operator()(const Expr& x, BRINE_HERE) const;
+  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  virtual std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const = 0;
+  virtual ~RecurrentLayer() = default;
+
+ protected:
+  RecurrentLayer(std::string type, std::string name, const std::source_location& loc, int64_t units,
+                 std::vector<std::pair<std::string, const char*>> activations);
+};
+
 struct LSTMOptions {
   std::string activation = "tanh";               // tanh, sigmoid, hard_sigmoid, relu, linear
   std::string recurrent_activation = "sigmoid";  // the gates'
@@ -28,14 +42,13 @@ struct LSTMOptions {
   std::string name;
 };
 
-class LSTM : public Layer {
+class LSTM : public RecurrentLayer {
  public:
   LSTM(int64_t units, LSTMOptions options = {}, BRINE_HERE);
-  // The output (see return_sequences). initial_state: {h0, c0}, each (N, units).
-  Expr operator()(const Expr& x, BRINE_HERE) const;
-  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
-  // As Keras's call: {output} or, with return_state, {output, h, c}.
-  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+  using RecurrentLayer::operator();
+  // The output (see return_sequences), or with return_state {output, h, c}.
+  // initial_state: {h0, c0}, each (N, units).
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
 
   const Expr& kernel() const { return kernel_; }
   const Expr& recurrent_kernel() const { return recurrent_kernel_; }
@@ -61,13 +74,12 @@ struct SimpleRNNOptions {
 // SimpleRNN: h_t = activation(x_t · kernel + bias + h_{t-1} · recurrent_kernel);
 // kernel (features, units) glorot uniform, recurrent_kernel (units, units)
 // orthogonal, bias zeros.
-class SimpleRNN : public Layer {
+class SimpleRNN : public RecurrentLayer {
  public:
   SimpleRNN(int64_t units, SimpleRNNOptions options = {}, BRINE_HERE);
-  Expr operator()(const Expr& x, BRINE_HERE) const;
-  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
-  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
 
  private:
   int64_t units_;
@@ -92,13 +104,12 @@ struct GRUOptions {
 // the kernel's column blocks z, r, h. kernel (features, 3·units) glorot
 // uniform, recurrent_kernel (units, 3·units) orthogonal, bias zeros of
 // (2, 3·units) (input and recurrent rows) with reset_after, else (3·units).
-class GRU : public Layer {
+class GRU : public RecurrentLayer {
  public:
   GRU(int64_t units, GRUOptions options = {}, BRINE_HERE);
-  Expr operator()(const Expr& x, BRINE_HERE) const;
-  Expr operator()(const Expr& x, const std::vector<Expr>& initial_state, BRINE_HERE) const;
+  using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
-  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
+  std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
 
  private:
   int64_t units_;
