@@ -2,15 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <functional>
-
 #include "ops/recurrent.h"
 
 namespace brine {
 
 RecurrentLayer::RecurrentLayer(std::string type, std::string name, const std::source_location& loc, int64_t units,
                                std::vector<std::pair<std::string, const char*>> activations)
-    : Layer(std::move(type), std::move(name), loc) {
+    : Layer(std::move(type), std::move(name), loc), units_(units) {
   if (units < 1) fail(fmt::format("units must be a positive integer, got {}", units));
   try {
     for (const auto& [value, what] : activations) ops::check_cell_activation(value, what);
@@ -28,35 +26,16 @@ Expr RecurrentLayer::operator()(const Expr& x, const std::vector<Expr>& initial_
 LSTM::LSTM(int64_t units, LSTMOptions options, Loc loc)
     : RecurrentLayer("LSTM", options.name, loc, units,
                      {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
-      units_(units), opt_(std::move(options)) {}
+      opt_(std::move(options)) {}
 
-namespace {
-
-// The part every recurrent layer shares: check the input and initial states,
-// make the weights on the first call, project every step's input at once,
-// run the recurrence op and cut the outputs Keras returns out of its result
-// (slot 0 of each step is h; LSTM's slot 1 is c).
-struct Recurrence {
-  int64_t units, gates, states;
-  ir::Op op;
-  bool use_bias, return_sequences, return_state, go_backwards;
-  std::string bias_init;
-  ir::Attrs cell;
-  bool recurrent_bias = false;  // GRU reset_after: bias (2, G), its second row a separate operand
-};
-
-std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::vector<Expr>& initial_state,
-                                 Expr& kernel, Expr& recurrent_kernel, Expr& bias,
-                                 const std::function<Expr(ir::Op, std::vector<Expr>, ir::Attrs)>& node,
-                                 const std::function<Expr(const std::string&, Shape, const std::string&, DType)>& param,
-                                 const std::function<void(const std::string&)>& fail) {
+std::vector<Expr> RecurrentLayer::run(const Recurrence& R, const Expr& x, const std::vector<Expr>& initial_state) const {
   if (!x.defined()) fail("the input tensor is undefined");
   if (x.rank() != 3)
     fail(fmt::format("input must have rank 3 (batch, time, features), got shape {}", ir::shape_str(x.shape())));
   const Dim& features = x.shape()[2];
   if (!features.is_static())
     fail(fmt::format("the features axis of the input must be static, got shape {}", ir::shape_str(x.shape())));
-  const Shape state_shape{x.shape()[0], R.units};
+  const Shape state_shape{x.shape()[0], units_};
   if (!initial_state.empty()) {
     std::vector<std::string> got;
     bool ok = static_cast<int64_t>(initial_state.size()) == R.states;
@@ -68,28 +47,28 @@ std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::
       fail(fmt::format("initial_state must be [{}], each of shape {}; got [{}]", R.states == 2 ? "h, c" : "h",
                        ir::shape_str(state_shape), fmt::join(got, ", ")));
   }
-  const int64_t G = R.gates * R.units;
-  if (!kernel.defined()) {
-    kernel = param("kernel", {features, G}, "glorot_uniform", x.dtype());
-    recurrent_kernel = param("recurrent_kernel", {R.units, G}, "orthogonal", x.dtype());
-    if (R.use_bias) bias = param("bias", R.recurrent_bias ? Shape{2, G} : Shape{G}, R.bias_init, x.dtype());
-  } else if (kernel.shape()[0] != features) {
-    fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel.shape()[0].str(),
+  const int64_t G = R.gates * units_;
+  if (!kernel_.defined()) {
+    kernel_ = param("kernel", {features, G}, "glorot_uniform", x.dtype());
+    recurrent_kernel_ = param("recurrent_kernel", {units_, G}, "orthogonal", x.dtype());
+    if (R.use_bias) bias_ = param("bias", R.recurrent_bias ? Shape{2, G} : Shape{G}, R.bias_init, x.dtype());
+  } else if (kernel_.shape()[0] != features) {
+    fail(fmt::format("was built for inputs with {} features, now called on shape {}", kernel_.shape()[0].str(),
                      ir::shape_str(x.shape())));
   }
   const auto bias_row = [&](int64_t row) {
     ir::Attrs s, r;
     s.axes = {0, row, 1};
     r.shape = {G};
-    return node(ir::Op::Reshape, {node(ir::Op::Slice, {bias}, s)}, r);
+    return node(ir::Op::Reshape, {node(ir::Op::Slice, {bias_}, s)}, r);
   };
   // The input projection of every step at once.
-  Expr z = node(ir::Op::MatMul, {x, kernel}, {});
-  if (R.use_bias) z = node(ir::Op::Add, {z, R.recurrent_bias ? bias_row(0) : bias}, {});
+  Expr z = node(ir::Op::MatMul, {x, kernel_});
+  if (R.use_bias) z = node(ir::Op::Add, {z, R.recurrent_bias ? bias_row(0) : bias_});
   ir::Attrs time;
   time.axes = {1};
   if (R.go_backwards) z = node(ir::Op::Reverse, {z}, time);
-  std::vector<Expr> in{z, recurrent_kernel};
+  std::vector<Expr> in{z, recurrent_kernel_};
   if (R.recurrent_bias && R.use_bias) in.push_back(bias_row(1));
   in.insert(in.end(), initial_state.begin(), initial_state.end());
   const Expr y = node(R.op, in, R.cell);  // (N, T, slots, units)
@@ -106,43 +85,33 @@ std::vector<Expr> recurrent_call(const Recurrence& R, const Expr& x, const std::
   };
   const Expr last = slice(y, 1, -1);
   const Expr h = reshape(slice(last, 2, 0), state_shape);
-  std::vector<Expr> out{R.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], R.units}) : h};
+  std::vector<Expr> out{R.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], units_}) : h};
   if (R.return_state)
     for (int64_t s = 0; s < R.states; ++s) out.push_back(s == 0 ? h : reshape(slice(last, 2, s), state_shape));
   return out;
 }
 
-}  // namespace
-
 std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
   cell.activation = opt_.activation;
   cell.recurrent_activation = opt_.recurrent_activation;
-  const Recurrence r{units_, 4, 2, ir::Op::Lstm, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{4, 2, ir::Op::Lstm, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, opt_.unit_forget_bias ? "unit_forget_bias" : "zeros", cell};
-  return recurrent_call(
-      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
-      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
-      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
-      [&](const std::string& m) { fail(m); });
+  return run(r, x, initial_state);
 }
 
 // --------------------------------------------------------------- SimpleRNN
 
 SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options, Loc loc)
     : RecurrentLayer("SimpleRNN", options.name, loc, units, {{options.activation, "activation"}}),
-      units_(units), opt_(std::move(options)) {}
+      opt_(std::move(options)) {}
 
 std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
   cell.activation = opt_.activation;
-  const Recurrence r{units_, 1, 1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{1, 1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, "zeros", cell};
-  return recurrent_call(
-      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
-      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
-      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
-      [&](const std::string& m) { fail(m); });
+  return run(r, x, initial_state);
 }
 
 // --------------------------------------------------------------------- GRU
@@ -150,20 +119,16 @@ std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initia
 GRU::GRU(int64_t units, GRUOptions options, Loc loc)
     : RecurrentLayer("GRU", options.name, loc, units,
                      {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
-      units_(units), opt_(std::move(options)) {}
+      opt_(std::move(options)) {}
 
 std::vector<Expr> GRU::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
   cell.activation = opt_.activation;
   cell.recurrent_activation = opt_.recurrent_activation;
   cell.reset_after = opt_.reset_after;
-  const Recurrence r{units_, 3, 1, ir::Op::Gru, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{3, 1, ir::Op::Gru, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, "zeros", cell, opt_.reset_after};
-  return recurrent_call(
-      r, x, initial_state, kernel_, recurrent_kernel_, bias_,
-      [&](ir::Op op, std::vector<Expr> in, ir::Attrs a) { return node(op, std::move(in), std::move(a)); },
-      [&](const std::string& s, Shape shape, const std::string& init, DType d) { return param(s, shape, init, d); },
-      [&](const std::string& m) { fail(m); });
+  return run(r, x, initial_state);
 }
 
 // --------------------------------------------------------------- Bidirectional

@@ -26,9 +26,35 @@ class RecurrentLayer : public Layer {
   virtual std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const = 0;
   virtual ~RecurrentLayer() = default;
 
+  int64_t units() const { return units_; }
+  // The weights (Keras's layer.cell.kernel, ...), defined once the layer has
+  // been called.
+  const Expr& kernel() const { return kernel_; }
+  const Expr& recurrent_kernel() const { return recurrent_kernel_; }
+  const Expr& bias() const { return bias_; }
+
  protected:
   RecurrentLayer(std::string type, std::string name, const std::source_location& loc, int64_t units,
                  std::vector<std::pair<std::string, const char*>> activations);
+
+  // What a cell's call() passes to run(): its op and shapes, the outputs
+  // asked for, and the cell's attributes.
+  struct Recurrence {
+    int64_t gates, states;
+    ir::Op op;
+    bool use_bias, return_sequences, return_state, go_backwards;
+    std::string bias_init;
+    ir::Attrs cell;
+    bool recurrent_bias = false;  // GRU reset_after: bias (2, G), its second row a separate operand
+  };
+  // Checks the input and initial states, makes the weights on the first
+  // call, projects every step's input at once, runs the recurrence op and
+  // cuts Keras's outputs out of its result (slot 0 of a step is h, LSTM's
+  // slot 1 is c).
+  std::vector<Expr> run(const Recurrence& r, const Expr& x, const std::vector<Expr>& initial_state) const;
+
+  int64_t units_;
+  mutable Expr kernel_, recurrent_kernel_, bias_;  // made on the first call, shared by later calls
 };
 
 struct LSTMOptions {
@@ -49,17 +75,10 @@ class LSTM : public RecurrentLayer {
   // The output (see return_sequences), or with return_state {output, h, c}.
   // initial_state: {h0, c0}, each (N, units).
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
-
-  const Expr& kernel() const { return kernel_; }
-  const Expr& recurrent_kernel() const { return recurrent_kernel_; }
-  const Expr& bias() const { return bias_; }
-  int64_t units() const { return units_; }
   const LSTMOptions& options() const { return opt_; }
 
  private:
-  int64_t units_;
   LSTMOptions opt_;
-  mutable Expr kernel_, recurrent_kernel_, bias_;
 };
 
 struct SimpleRNNOptions {
@@ -82,9 +101,7 @@ class SimpleRNN : public RecurrentLayer {
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
 
  private:
-  int64_t units_;
   SimpleRNNOptions opt_;
-  mutable Expr kernel_, recurrent_kernel_, bias_;
 };
 
 struct GRUOptions {
@@ -112,9 +129,7 @@ class GRU : public RecurrentLayer {
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
 
  private:
-  int64_t units_;
   GRUOptions opt_;
-  mutable Expr kernel_, recurrent_kernel_, bias_;
 };
 
 // Bidirectional(LSTM(...), merge_mode): Keras's wrapper. A forward copy and a

@@ -356,49 +356,41 @@ TEST_F(RecurrentLayers, TrainsWithGradientClipping) {
 }
 
 TEST_F(RecurrentLayers, BadConfigurationsAreClearErrors) {
-  const auto expect_error = [](const std::function<void()>& f, const std::vector<std::string>& parts) {
-    try {
-      f();
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-    }
-  };
   auto x = Input({3, 4});
   auto flat = Input({12});
-  expect_error([&] { LSTM(0); }, {"LSTM layer 'lstm'", "units must be a positive integer, got 0", here(__LINE__)});
   // Errors name the line where the layer was made.
-  expect_error([&] { LSTM(4)(flat); }, {"LSTM layer 'lstm_1'", here(__LINE__),
-                                        "input must have rank 3 (batch, time, features), got shape (N, 12)"});
+  int line = __LINE__ + 1;
+  EXPECT_BRINE_ERROR(LSTM(0), "LSTM layer 'lstm'", "units must be a positive integer, got 0", here(line));
+  line = __LINE__ + 1;
+  EXPECT_BRINE_ERROR(LSTM(4)(flat), "LSTM layer 'lstm_1'", here(line), "input must have rank 3 (batch, time, features), got shape (N, 12)");
   auto h_bad = Input({5});
   auto c_ok = Input({4});
-  expect_error([&] { LSTM(4)(x, {h_bad, c_ok}); }, {"LSTM layer 'lstm_2'", here(__LINE__),
-                                                    "initial_state must be [h, c], each of shape (N, 4); got [(N, 5), (N, 4)]"});
-  expect_error([&] { LSTM(4)(x, {c_ok}); }, {"initial_state must be [h, c]", "got [(N, 4)]"});
-  expect_error([&] { LSTM(4, {.activation = "softplus"}); },
-               {"LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)"});
+  line = __LINE__ + 1;
+  EXPECT_BRINE_ERROR(LSTM(4)(x, {h_bad, c_ok}), "LSTM layer 'lstm_2'", here(line), "initial_state must be [h, c], each of shape (N, 4); got [(N, 5), (N, 4)]");
+  EXPECT_BRINE_ERROR(LSTM(4)(x, {c_ok}), "initial_state must be [h, c]", "got [(N, 4)]");
+  EXPECT_BRINE_ERROR(LSTM(4, {.activation = "softplus"}), "LSTM layer", "unknown activation 'softplus' (expected tanh, sigmoid, hard_sigmoid, relu or linear)");
   // An empty sequence is refused when the model runs, naming the input.
   {
     reset_layer_names();
     auto seq = Input({"T", 2}, "seq");
     Executable exe = compile(Model({seq}, {LSTM(3)(seq)}));
-    expect_error([&] { exe.forward({Tensor({2, 0, 2})}); },
-                 {"input 'seq' has shape (2, 0, 2): dimension T must be at least 1"});
+    EXPECT_BRINE_ERROR(exe.forward({Tensor({2, 0, 2})}),
+                       "input 'seq' has shape (2, 0, 2): dimension T must be at least 1");
   }
-  expect_error([&] { GRU(0); }, {"GRU layer", "units must be a positive integer, got 0"});
-  expect_error([&] { GRU(4)(x, {h_bad}); }, {"GRU layer", "initial_state must be [h], each of shape (N, 4); got [(N, 5)]"});
-  expect_error([&] { GRU(4, {.recurrent_activation = "swish"}); },
-               {"GRU layer", "unknown recurrent_activation 'swish'"});
-  expect_error([&] { SimpleRNN(0); }, {"SimpleRNN layer", "units must be a positive integer, got 0"});
-  expect_error([&] { SimpleRNN(4)(x, {c_ok, c_ok}); },
-               {"SimpleRNN layer", "initial_state must be [h], each of shape (N, 4); got [(N, 4), (N, 4)]"});
-  expect_error([&] { SimpleRNN(4)(flat); }, {"input must have rank 3 (batch, time, features), got shape (N, 12)"});
-  expect_error([&] { Bidirectional(LSTM(4), "max"); },
-               {"Bidirectional layer", "unknown merge_mode 'max' (expected concat, sum, mul or ave)"});
+  EXPECT_BRINE_ERROR(GRU(0), "GRU layer", "units must be a positive integer, got 0");
+  EXPECT_BRINE_ERROR(GRU(4)(x, {h_bad}), "GRU layer", "initial_state must be [h], each of shape (N, 4); got [(N, 5)]");
+  EXPECT_BRINE_ERROR(GRU(4, {.recurrent_activation = "swish"}),
+                     "GRU layer", "unknown recurrent_activation 'swish'");
+  EXPECT_BRINE_ERROR(SimpleRNN(0), "SimpleRNN layer", "units must be a positive integer, got 0");
+  EXPECT_BRINE_ERROR(SimpleRNN(4)(x, {c_ok, c_ok}),
+                     "SimpleRNN layer", "initial_state must be [h], each of shape (N, 4); got [(N, 4), (N, 4)]");
+  EXPECT_BRINE_ERROR(SimpleRNN(4)(flat), "input must have rank 3 (batch, time, features), got shape (N, 12)");
+  EXPECT_BRINE_ERROR(Bidirectional(LSTM(4), "max"),
+                     "Bidirectional layer", "unknown merge_mode 'max' (expected concat, sum, mul or ave)");
   LSTM shared(4);
   shared(x);
   auto other = Input({3, 7});
-  expect_error([&] { shared(other); }, {"was built for inputs with 4 features, now called on shape (N, 3, 7)"});
+  EXPECT_BRINE_ERROR(shared(other), "was built for inputs with 4 features, now called on shape (N, 3, 7)");
 }
 
 }  // namespace
