@@ -19,9 +19,9 @@ using dnnl::memory;
 // its AVX-512 kernels); weights take oneDNN's preferred layout (`any`),
 // reordered once from Keras's at setup; weight gradients are reordered back
 // to Keras's layout inside the timed run.
-class OneDnnConvNet : public ConvNet {
+class OneDnnConvNet : public OneDnnNet {
  public:
-  OneDnnConvNet(const ConvNetSpec& s, bool training) : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), s_(s) {
+  OneDnnConvNet(const ConvNetSpec& s, bool training) : s_(s) {
     using namespace dnnl;
     const auto prop = training ? prop_kind::forward_training : prop_kind::forward_inference;
     const int64_t OH = s.H + 2 * s.pad - s.K + 1, OW = s.W + 2 * s.pad - s.K + 1;
@@ -128,10 +128,6 @@ class OneDnnConvNet : public ConvNet {
   }
 
   std::vector<float> output() override {
-    const auto floats = [](const memory& m) {
-      const float* p = static_cast<const float*>(m.get_data_handle());
-      return std::vector<float>(p, p + m.get_desc().get_size() / sizeof(float));
-    };
     if (!training_) return floats(out_);
     std::vector<float> all = floats(conv_grad_);
     if (s_.units) {
@@ -141,21 +137,16 @@ class OneDnnConvNet : public ConvNet {
     return all;
   }
 
-  size_t bytes() const override { return bytes_; }
-
  private:
-  dnnl::engine eng_;
-  dnnl::stream stream_;
   ConvNetSpec s_;
   memory input_, out_, conv_grad_, head_grad_;
   std::vector<OneDnnStep> fwd_, bwd_;
-  size_t bytes_ = 0;
   bool training_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<ConvNet> make_onednn_convnet(const ConvNetSpec& spec, bool training) {
+std::unique_ptr<Net> make_onednn_convnet(const ConvNetSpec& spec, bool training) {
   return std::make_unique<OneDnnConvNet>(spec, training);
 }
 

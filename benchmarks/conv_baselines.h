@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include "harness.h"
+
 namespace bench {
 
 struct ConvNetSpec {
@@ -18,16 +20,6 @@ struct ConvNetSpec {
   const float *hw = nullptr, *hb = nullptr;  // head kernel (OH*OW*F, units), bias
 };
 
-class ConvNet {
- public:
-  virtual ~ConvNet() = default;
-  virtual void run(const float* x) = 0;
-  // Forward: the output (NHWC, or the head's). Training: the conv kernel's
-  // gradient (Keras layout), then the head kernel's, if any.
-  virtual std::vector<float> output() = 0;
-  virtual size_t bytes() const = 0;
-};
-
-std::unique_ptr<ConvNet> make_onednn_convnet(const ConvNetSpec& spec, bool training);
+std::unique_ptr<Net> make_onednn_convnet(const ConvNetSpec& spec, bool training);
 
 }  // namespace bench

@@ -4,8 +4,6 @@
 // weights, interleaved rounds, outputs cross-checked.
 //
 //   conv_bench [--quick] [--json FILE]
-#include <cstring>
-
 #include "bench_conv3x3_tuned.h"
 #include "bench_seed_conv_tuned.h"
 #include "conv_baselines.h"
@@ -19,30 +17,18 @@ namespace {
 using bench::Prepared;
 using bench::brine_aot;
 using bench::brine_jit;
-using bench::prepare;
 
 Prepared onednn(const std::string& w, double gflop, const bench::ConvNetSpec& spec, const brine::Tensor& x,
                 bool training) {
-  return prepare(w, "oneDNN", gflop, [&](Prepared& p) {
-    std::shared_ptr<bench::ConvNet> net = bench::make_onednn_convnet(spec, training);
-    p.run = [net, x] { net->run(x.data<float>()); };
-    p.output = [net] { return net->output(); };
-    p.bytes = [net, x] { return net->bytes() + x.bytes(); };
-    p.state = net;
-  }, training ? "forward+backward" : "forward");
+  return bench::net_engine(w, "oneDNN", gflop, x, training, [&] { return bench::make_onednn_convnet(spec, training); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::string json = "conv_bench.json";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
-  }
-  double peak = bench::measure_peak_gflops(2);
-  std::vector<std::pair<std::string, std::vector<Prepared>>> workloads;
+  const bench::Args args = bench::parse_args(argc, argv, "conv_bench.json");
+  const double peak = bench::measure_peak_gflops(2);
+  bench::Workloads workloads;
   {
     const std::string w = "seed_conv_b64";
     // conv 30x30x8 outputs of 27 MACs, the head 7200 x 2; backward: the
@@ -77,18 +63,11 @@ int main(int argc, char** argv) {
     workloads.emplace_back(w, std::move(fwd));
     workloads.emplace_back(w, std::move(bwd));
   }
-  bench::Report timing_only(1);
   // Gradients sum over 25K pixels: compared relative to their magnitude.
-  for (auto& [name, engines] : workloads) bench::run_workload(timing_only, engines, quick, 1e-4);
-  peak = std::max(peak, bench::measure_peak_gflops(2));
-  fmt::print("machine: 2 threads, measured FP32 peak {:.0f} GFLOP/s (AVX-512 FMA loop, best of before/after)\n", peak);
-  bench::Report report(peak);
-  for (const bench::Row& r : timing_only.rows()) report.add(r);
+  const bench::Report report = bench::run_all(workloads, args.quick, peak);
   report.print("seed_conv_b64", "forward", "oneDNN", true);
   report.print("seed_conv_b64", "forward+backward", "oneDNN", true);
   report.print("conv3x3_64_56_b8", "forward", "oneDNN", false);
   report.print("conv3x3_64_56_b8", "forward+backward", "oneDNN", false);
-  fmt::print("\noutputs of every engine agree with oneDNN (max |Δ| < 1e-4 of the largest magnitude, at least 1)\n");
-  report.write_json(json, "oneDNN");
-  fmt::print("wrote {}\n", json);
+  bench::finish(report, args.json);
 }

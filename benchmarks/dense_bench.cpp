@@ -38,7 +38,6 @@ using bench::brine_jit;
 using bench::floats;
 using bench::prepare;
 using bench::random_input;
-using bench::run_workload;
 
 Prepared baseline(const std::string& w, const std::string& engine, double gflop,
                   const std::vector<bench::DenseLayer>& layers, const brine::Tensor& x) {
@@ -128,7 +127,7 @@ std::vector<Prepared> standard_engines(const std::string& w, double gflop, const
   return e;
 }
 
-using Workloads = std::vector<std::pair<std::string, std::vector<Prepared>>>;
+using bench::Workloads;
 
 // The training rows of a workload: forward+backward (oneDNN, brine tuned and
 // naive) and a whole SGD step on the MSE against a random target.
@@ -156,13 +155,8 @@ int main(int argc, char** argv) {
     setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     execv("/proc/self/exe", argv);
   }
-  bool quick = false;
-  std::string json = "dense_bench.json";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
-  }
-  double peak = bench::measure_peak_gflops(2);
+  const bench::Args args = bench::parse_args(argc, argv, "dense_bench.json");
+  const double peak = bench::measure_peak_gflops(2);
 
   Workloads workloads;
   {  // mlp_b256
@@ -194,12 +188,7 @@ int main(int argc, char** argv) {
     add_training_workloads<bench_seed_dense_train::TrainStep>(workloads, w, layers, x, seed_dense_model());
   }
 
-  bench::Report timing_only(1);
-  for (auto& [name, engines] : workloads) run_workload(timing_only, engines, quick, 1e-4);
-  peak = std::max(peak, bench::measure_peak_gflops(2));
-  fmt::print("machine: 2 threads, measured FP32 peak {:.0f} GFLOP/s (AVX-512 FMA loop, best of before/after)\n", peak);
-  bench::Report report(peak);
-  for (const bench::Row& r : timing_only.rows()) report.add(r);
+  const bench::Report report = bench::run_all(workloads, args.quick, peak);
   report.print("mlp_b256", "forward", "oneDNN", false);
   report.print("mlp_b256", "forward+backward", "oneDNN", false);
   report.print("mlp_b256", "train step", "oneDNN + loops", false);
@@ -216,12 +205,10 @@ int main(int argc, char** argv) {
                                                 {4096, 3, 8, 1}, {4, 8192, 2, 0}}}}) {
     double ideal = 0;
     for (const auto& [M, K, N, nonlinear] : layers) ideal += 4.0 * (2 * (K * N + N) + M * N * (1 + nonlinear));
-    for (const bench::Row& r : timing_only.rows())
+    for (const bench::Row& r : report.rows())
       if (r.workload == w && r.direction == "train step")
         fmt::print("{} train step, {}: {:.2f} MiB held, {:.2f}x the {:.2f} MiB of parameters + gradients + saved "
                    "activations\n", w, r.engine, r.engine_bytes / 1048576.0, r.engine_bytes / ideal, ideal / 1048576.0);
   }
-  fmt::print("\noutputs of every engine agree with oneDNN (max |Δ| < 1e-4 of the largest magnitude, at least 1)\n");
-  report.write_json(json, "oneDNN");
-  fmt::print("wrote {}\n", json);
+  bench::finish(report, args.json);
 }

@@ -42,6 +42,35 @@ Prepared prepare(const std::string& workload, const std::string& engine, double 
 
 inline std::vector<float> floats(const brine::Tensor& t) { return {t.data<float>(), t.data<float>() + t.size()}; }
 
+// A Net made by `make()` as an engine.
+template <typename Make>
+Prepared net_engine(const std::string& w, const std::string& engine, double gflop, const brine::Tensor& x,
+                    bool training, Make&& make) {
+  return prepare(w, engine, gflop, [&](Prepared& p) {
+    std::shared_ptr<Net> net = make();
+    p.run = [net, x] { net->run(x.data<float>()); };
+    p.output = [net] { return net->output(); };
+    p.bytes = [net, x] { return net->bytes() + x.bytes(); };
+    p.state = net;
+  }, training ? "forward+backward" : "forward");
+}
+
+using Workloads = std::vector<std::pair<std::string, std::vector<Prepared>>>;
+
+// `PROGRAM [--quick] [--json FILE]`.
+struct Args {
+  bool quick = false;
+  std::string json;
+};
+inline Args parse_args(int argc, char** argv, std::string default_json) {
+  Args a{false, std::move(default_json)};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--quick") a.quick = true;
+    else if (std::string(argv[i]) == "--json" && i + 1 < argc) a.json = argv[++i];
+  }
+  return a;
+}
+
 // Times the engines interleaved, checks that every output agrees with the
 // first engine's (a fast wrong answer is no result) within `tolerance`
 // of the largest reference magnitude (at least 1), adds the rows.
@@ -70,6 +99,27 @@ inline void run_workload(bench::Report& report, std::vector<Prepared>& engines, 
     engines[i].row.engine_bytes = engines[i].bytes();
     report.add(engines[i].row);
   }
+}
+
+// Times every workload (outputs cross-checked within `tolerance`), measures
+// the peak again (the best of `peak_before` and after), prints the machine
+// line and returns the report to print tables from.
+inline bench::Report run_all(Workloads& workloads, bool quick, double peak_before, double tolerance = 1e-4) {
+  bench::Report timing_only(1);
+  for (auto& [name, engines] : workloads) run_workload(timing_only, engines, quick, tolerance);
+  const double peak = std::max(peak_before, bench::measure_peak_gflops(2));
+  fmt::print("machine: 2 threads, measured FP32 peak {:.0f} GFLOP/s (AVX-512 FMA loop, best of before/after)\n", peak);
+  bench::Report report(peak);
+  for (const bench::Row& r : timing_only.rows()) report.add(r);
+  return report;
+}
+
+// The closing lines: what the cross-check established, and the JSON file.
+inline void finish(const bench::Report& report, const std::string& json, const std::string& baseline = "oneDNN") {
+  fmt::print("\noutputs of every engine agree with {} (max |Δ| < 1e-4 of the largest magnitude, at least 1)\n",
+             baseline);
+  report.write_json(json, baseline);
+  fmt::print("wrote {}\n", json);
 }
 
 inline brine::Tensor random_input(std::vector<int64_t> shape) {

@@ -82,6 +82,18 @@ inline Timing time_it(const std::function<void()>& f, bool quick) {
 }
 
 // FP32 FLOP/s of an AVX-512 FMA loop on `threads` threads (peak.cpp).
+// A library baseline of a whole workload (oneDNN's convolution or LSTM
+// network): one timed call on the input; its output is what the brine
+// engines are checked against (forward: the model's output; training: the
+// kernel gradients, Keras layout, in the model's parameter order).
+class Net {
+ public:
+  virtual ~Net() = default;
+  virtual void run(const float* x) = 0;
+  virtual std::vector<float> output() = 0;
+  virtual size_t bytes() const = 0;  // weights, activations, scratch it holds
+};
+
 double measure_peak_gflops(int threads);
 
 // Peak resident memory since the last reset (Linux: /proc/self/clear_refs).

@@ -19,9 +19,9 @@ using dnnl::memory;
 // layouts (`any`), reordered once at setup. Gradients of the weights come
 // back to Keras's layout inside the timed run, and since oneDNN accumulates
 // into them they are zeroed there too.
-class OneDnnLstmNet : public LstmNet {
+class OneDnnLstmNet : public OneDnnNet {
  public:
-  OneDnnLstmNet(const LstmNetSpec& s, bool training) : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), s_(s) {
+  OneDnnLstmNet(const LstmNetSpec& s, bool training) : s_(s) {
     using namespace dnnl;
     const auto prop = training ? prop_kind::forward_training : prop_kind::forward_inference;
     const auto dir = rnn_direction::unidirectional_left2right;
@@ -141,10 +141,6 @@ class OneDnnLstmNet : public LstmNet {
   }
 
   std::vector<float> output() override {
-    const auto floats = [](const memory& m) {
-      const float* p = static_cast<const float*>(m.get_data_handle());
-      return std::vector<float>(p, p + m.get_desc().get_size() / sizeof(float));
-    };
     if (!training_) return floats(out_);
     std::vector<float> all = floats(lstm_grad_);
     const auto h = floats(head_grad_);
@@ -152,21 +148,16 @@ class OneDnnLstmNet : public LstmNet {
     return all;
   }
 
-  size_t bytes() const override { return bytes_; }
-
  private:
-  dnnl::engine eng_;
-  dnnl::stream stream_;
   LstmNetSpec s_;
   memory input_, out_, dwl_, dwi_, db_, lstm_grad_, rec_grad_, head_grad_;
   std::vector<OneDnnStep> fwd_, bwd_, post_;
-  size_t bytes_ = 0;
   bool training_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<LstmNet> make_onednn_lstmnet(const LstmNetSpec& spec, bool training) {
+std::unique_ptr<Net> make_onednn_lstmnet(const LstmNetSpec& spec, bool training) {
   return std::make_unique<OneDnnLstmNet>(spec, training);
 }
 

@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "harness.h"
+
 namespace bench {
 
 struct LstmNetSpec {
@@ -19,16 +21,6 @@ struct LstmNetSpec {
   const float *hw, *hb;        // head kernel (U, units), bias (units)
 };
 
-class LstmNet {
- public:
-  virtual ~LstmNet() = default;
-  virtual void run(const float* x) = 0;
-  // Forward: the head's output. Training: the LSTM kernel's gradient (Keras
-  // layout), then the head kernel's.
-  virtual std::vector<float> output() = 0;
-  virtual size_t bytes() const = 0;
-};
-
-std::unique_ptr<LstmNet> make_onednn_lstmnet(const LstmNetSpec& spec, bool training);
+std::unique_ptr<Net> make_onednn_lstmnet(const LstmNetSpec& spec, bool training);
 
 }  // namespace bench
