@@ -77,8 +77,8 @@ double act_grad_ref(const std::string& a, double y) {
   return 1;
 }
 
-// Vectorizable tanh and sigmoid (codegen/vector_math.h): with libm's, one
-// call per lane, the gate nonlinearities cost more than the step's matmul.
+// Vectorizable tanh (codegen/vector_math.h): with libm's, one call per
+// lane, the gate nonlinearities cost more than the step's matmul.
 Halide::Expr act_expr(const std::string& a, const Halide::Expr& x) {
   using namespace Halide;
   const Type t = x.type();

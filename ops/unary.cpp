@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "codegen/lower_ctx.h"
+#include "codegen/vector_math.h"
 #include "ir/builder.h"
 
 namespace brine::ops {
@@ -35,11 +36,11 @@ Halide::Expr halide_apply(ir::Op op, Halide::Expr v) {
     case ir::Op::Neg: return -v;
     // Halide's fast_exp/fast_log are less accurate than the reference
     // tolerance allows; exp/log lower to vectorized polynomial code anyway.
+    // tanh does not (one libm call per lane): codegen/vector_math.h.
     case ir::Op::Exp: return exp(v);
     case ir::Op::Log: return log(v);
-    case ir::Op::Tanh: return tanh(v);
-    // 1/(1+e^-v) overflows gracefully to 0 for very negative v.
-    case ir::Op::Sigmoid: return 1 / (1 + exp(-v));
+    case ir::Op::Tanh: return codegen::vector_tanh(v);
+    case ir::Op::Sigmoid: return codegen::vector_sigmoid(v);
     case ir::Op::Relu: return max(v, cast(v.type(), 0));
     case ir::Op::Sqrt: return sqrt(v);
     case ir::Op::Step: return select(v > 0, cast(v.type(), 1), cast(v.type(), 0));
