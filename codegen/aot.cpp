@@ -9,6 +9,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/kernel.h"
+#include "codegen/pack_weights.h"
 #include "codegen/program.h"
 #include "ir/verify.h"
 #include "runtime/files.h"
@@ -22,14 +23,17 @@ Halide::Target aot_target(const CompileOptions& o) {
 }
 
 struct Built {
+  ir::Graph graph;  // what the kernels compute: the model's graph after codegen's passes
   codegen::Partition part;
   std::vector<codegen::KernelSource> kernels;
   std::vector<std::string> names;
 };
 
-Built build_all(const ir::Graph& g, const std::string& name, const CompileOptions& o, const Halide::Target& t) {
-  ir::verify(g);
-  Built b{codegen::fuse(g), {}, {}};
+Built build_all(const ir::Graph& source, const std::string& name, const CompileOptions& o, const Halide::Target& t) {
+  ir::verify(source);
+  Built b{codegen::pack_scan_weights(source), {}, {}, {}};
+  const ir::Graph& g = b.graph;
+  b.part = codegen::fuse(g);
   const codegen::Policy policy = codegen::policy_from_name(o.schedule);
   for (size_t k = 0; k < b.part.kernels.size(); ++k) {
     const auto& kg = b.part.kernels[k];
@@ -217,7 +221,7 @@ void emit_library(const std::vector<LibraryClass>& classes, const std::string& n
     // others are prefixed with their class.
     const std::string prefix = &c == &classes.front() ? name : name + "_" + c.class_name;
     Built b = build_all(c.graph, prefix, o, t);
-    ir::Graph named = c.graph;
+    ir::Graph named = b.graph;
     named.name = name;
     const rt::ProgramSpec spec = codegen::build_program(named, b.part, o.dtype, b.names);
     for (size_t k = 0; k < b.kernels.size(); ++k)

@@ -51,6 +51,7 @@
   X(Pad2D, "pad2d", Injective, 1, Pool)                        \
   X(Unslice, "unslice", Injective, 2, Layout)                  \
   X(Reverse, "reverse", Injective, 1, Layout)                  \
+  X(PackPanels, "pack_panels", Injective, 1, Layout)           \
   X(Lstm, "lstm", Scan, -1, Recurrent)                         \
   X(LstmGrad, "lstm_grad", Scan, -1, Recurrent)                \
   X(SimpleRnn, "simple_rnn", Scan, -1, Recurrent)              \

@@ -126,6 +126,16 @@ Cell cell_of(ir::Op op) {
 
 bool is_forward(ir::Op op) { return op == ir::Op::Lstm || op == ir::Op::SimpleRnn || op == ir::Op::Gru; }
 
+// The recurrent kernel operand (r forward, rᵀ backward) as a matrix, or as
+// its column panels (P, K, w) from pack_panels (codegen/pack_weights.h
+// packs it so: the step's matmul then reads each tile's slice contiguously).
+int weight_operand(ir::Op op) { return is_forward(op) ? 1 : 0; }
+ir::Shape matrix_shape(const ir::TensorType& t) {
+  if (t.rank() == 3 && t.shape[0].is_static() && t.shape[2].is_static())
+    return {t.shape[1], t.shape[0].size * t.shape[2].size};
+  return t.shape;
+}
+
 // The units U, checked against every operand; throws ShapeError naming the op
 // and the shapes.
 int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
@@ -171,12 +181,13 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
     case ir::Op::Lstm:
     case ir::Op::SimpleRnn:
     case ir::Op::Gru:
-      if (in[1].shape != gates) fail(fmt::format("the recurrent kernel must be {}", ir::shape_str(gates)));
+      if (matrix_shape(in[1]) != gates) fail(fmt::format("the recurrent kernel must be {}", ir::shape_str(gates)));
       break;
     case ir::Op::LstmGrad:
     case ir::Op::SimpleRnnGrad:
     case ir::Op::GruGrad:
-      if (in[0].shape != gates_t) fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
+      if (matrix_shape(in[0]) != gates_t)
+        fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
       if (in[2].shape != seq.shape) fail("the adjoint must have y's shape");
       break;
     default:
@@ -232,7 +243,18 @@ ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorTyp
   internal_error("not a recurrent op");
 }
 
-RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
+RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* const> operands) {
+  // Packed weights back to a matrix: the loops below index r (K, M) row-major.
+  std::vector<const RefTensor*> in(operands.begin(), operands.end());
+  RefTensor unpacked;
+  if (n.op != ir::Op::RecurrentKernelGrad && in[weight_operand(n.op)]->shape.size() == 3) {
+    const RefTensor& p = *in[weight_operand(n.op)];
+    const int64_t P = p.shape[0], K = p.shape[1], w = p.shape[2];
+    unpacked = {{K, P * w}, std::vector<double>(p.size())};
+    for (int64_t c = 0; c < P * w; ++c)
+      for (int64_t k = 0; k < K; ++k) unpacked.data[k * P * w + c] = p.data[((c / w) * K + k) * w + c % w];
+    in[weight_operand(n.op)] = &unpacked;
+  }
   const std::string act = cell_activation(n), ract = gate_activation(n);
   switch (n.op) {
     case ir::Op::Lstm: {
@@ -430,6 +452,22 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
   internal_error("not a recurrent op");
 }
 
+namespace {
+// The recurrent kernel operand indexed (column, row) in Halide's order, packed
+// or not. Panels hold whole vectors of units (pack_weights packs only then),
+// so a vector of columns is one contiguous load from one panel.
+Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
+  const int i = weight_operand(n.op);
+  const ir::TensorType& t = ctx.in_type(n, i);
+  if (t.rank() == 2) return ctx.in(n, i);
+  const int w = static_cast<int>(t.shape[2].size);
+  Halide::Func f(codegen::func_name(n, "_weights"));
+  Halide::Var c("c"), k("k");
+  f(c, k) = ctx.in(n, i)(c % w, k, c / w);
+  return f;
+}
+}  // namespace
+
 // Halide dims are the IR axes reversed: y(u, slot, t, b), z(j, t, b),
 // r(j, i), rᵀ(i, j), states(u, b).
 Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
@@ -445,7 +483,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
       const bool state = n.inputs.size() > 2, lstm = n.op == ir::Op::Lstm;
-      const Func &z = ctx.in(n, 0), &r = ctx.in(n, 1);
+      const Func &z = ctx.in(n, 0), r = weight_func(ctx, n);
       Func hp(codegen::func_name(n, "_h_prev")), cp(codegen::func_name(n, "_c_prev"));
       Func gates(codegen::func_name(n, "_gates")), acts(codegen::func_name(n, "_acts"));
       const Expr first = t == 0;
@@ -479,7 +517,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const bool has_rb = after && n.inputs.size() > 2 && ctx.in_type(n, 2).rank() == 1;
       const size_t base = has_rb ? 3 : 2;
       const bool state = n.inputs.size() > base;
-      const Func &zx = ctx.in(n, 0), &r = ctx.in(n, 1);
+      const Func &zx = ctx.in(n, 0), r = weight_func(ctx, n);
       Func hp(codegen::func_name(n, "_h_prev")), gates(codegen::func_name(n, "_gates")),
           acts(codegen::func_name(n, "_acts")), q(codegen::func_name(n, "_q")), hrec(codegen::func_name(n, "_h_rec"));
       hp(u, t, b) = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, max(t - 1, 0), b));
@@ -517,7 +555,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const bool after = n.attrs.reset_after;
       const size_t base = 3;
       const bool state = n.inputs.size() > base;
-      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
       const auto Y = [&](int s, Expr x) { return y(x, s, t, b); };
       const auto G = [&](int s, Expr x) { return gy(x, s, t, b); };
       const Expr hpu = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
@@ -553,7 +591,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
-      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
       Func dh(codegen::func_name(n, "_dh")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
       dh(u, t, b) = gy(u, kH, t, b) + select(t + 1 >= T, zero, ctx.self(u, 1, min(t + 1, T - 1), b));
       dz(u, g, t, b) = dh(u, t, b) * act_grad_expr(act, y(u, kH, t, b));
@@ -569,7 +607,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
-      const Func &rt = ctx.in(n, 0), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
       const bool state = n.inputs.size() > 3;
       const Expr last = t + 1 >= T, after = min(t + 1, T - 1);
       Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz")),
@@ -748,7 +786,9 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       return {{"zero initial state", {{"N", 4, 12}, {3, 12}}, keras},
               {"initial state, 17 units (vector tail)", {{"N", 3, 68}, {17, 68}, {"N", 17}, {"N", 17}}, keras},
               {"one step, relu / hard_sigmoid", {{"N", 1, 8}, {2, 8}}, other},
-              {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras}};
+              {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras},
+              // 16 units: codegen packs the recurrent kernel (codegen/pack_weights.h)
+              {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras}};
     case ir::Op::SimpleRnn:
       return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
               {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
@@ -756,7 +796,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
     case ir::Op::SimpleRnnGrad: {
       std::vector<OpSample> v = {{"zero initial state", {{3, 3}, {"N", 4, 1, 3}, {"N", 4, 1, 3}}, keras},
                                  {"17 units, relu", {{17, 17}, {"N", 3, 1, 17}, {"N", 3, 1, 17}}, other},
-                                 {"dynamic sequence length", {{5, 5}, {2, "N", 1, 5}, {2, "N", 1, 5}}, keras}};
+                                 {"dynamic sequence length", {{5, 5}, {2, "N", 1, 5}, {2, "N", 1, 5}}, keras},
+                                 {"16 units, packed", {{16, 16}, {"N", 3, 1, 16}, {"N", 3, 1, 16}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -769,7 +810,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"reset before the product, 17 units, relu", {{"N", 3, 51}, {17, 51}}, other},
               {"reset before the product, 2 units, dynamic length", {{2, "N", 6}, {2, 6}}, keras},
               {"reset_after, 2 units, dynamic length", {{2, "N", 6}, {2, 6}, {6}}, after},
-              {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after}};
+              {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after},
+              {"reset before the product, 16 units, packed", {{"N", 3, 48}, {16, 48}}, keras}};
     }
     case ir::Op::GruGrad: {
       ir::Attrs after = keras;
@@ -782,7 +824,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                                  // of random weights and 17 units amplifies rounding (and
                                  // vector_exp's last bit) past any tolerance over that many steps.
                                  {"reset before the product, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, keras},
-                                 {"reset_after, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, after}};
+                                 {"reset_after, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, after},
+                                 {"reset before the product, 16 units, packed", {{48, 16}, {"N", 3, 5, 16}, {"N", 3, 5, 16}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -790,7 +833,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       std::vector<OpSample> v = {
           {"zero initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 6, 3}}, keras},
           {"initial state, 17 units", {{68, 17}, {"N", 3, 6, 17}, {"N", 3, 6, 17}, {"N", 17}, {"N", 17}}, keras},
-          {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other}};
+          {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other},
+          {"16 units, packed", {{64, 16}, {"N", 3, 6, 16}, {"N", 3, 6, 16}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }

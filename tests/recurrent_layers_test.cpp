@@ -336,6 +336,34 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
   }
 }
 
+// Units that fill whole panels: codegen hands the scans their recurrent
+// kernels packed (the backward's transposed one packed from the kernel
+// itself, codegen/pack_weights.h). The compiled gradient graph, in double,
+// against the reference evaluation of the graph as written.
+TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
+  auto x = Input({"T", 5}, "x", DType::F64);
+  auto seq = LSTM(16, {.return_sequences = true})(x);
+  auto out = Dense(1)(GRU(16, {.reset_after = false})(SimpleRNN(16, {.return_sequences = true, .go_backwards = true})(seq)));
+  const ir::Graph back = ir::differentiate_sum_of_outputs(Model({x}, {out}).graph());
+  Executable exe = compile(back, {.dtype = DType::F64});
+  int packed = 0, transposed = 0;
+  for (const ir::Node& n : exe.graph().nodes)
+    if (n.op == ir::Op::PackPanels) ++(n.attrs.transpose_a ? transposed : packed);
+  EXPECT_EQ(packed, 3);      // each forward scan's kernel
+  EXPECT_EQ(transposed, 3);  // each backward scan's, the transpose folded in
+  for (const int64_t T : {1, 6}) {
+    SCOPED_TRACE(fmt::format("T = {}", T));
+    const Tensor xv = test::random_tensor({3, T, 5}, DType::F64, 7, -1.0, 1.0);
+    const std::vector<Tensor> got = exe.forward({xv});
+    std::vector<ops::RefTensor> params;
+    for (const Tensor& p : exe.params()) params.push_back(test::to_ref(p));
+    const std::vector<ops::RefTensor> in{test::to_ref(xv)};
+    const auto want = ir::evaluate(back, in, params);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(test::close(got[i], want[i], 1e-9, 1e-9)) << back.outputs[i].name;
+  }
+}
+
 // A compiled training step with clipping by global norm: the loss of a
 // small sequence regression goes down.
 TEST_F(RecurrentLayers, TrainsWithGradientClipping) {

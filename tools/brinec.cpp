@@ -9,6 +9,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/fusion.h"
+#include "codegen/pack_weights.h"
 #include "ir/autodiff.h"
 #include "ir/text.h"
 #include "runtime/files.h"
@@ -98,15 +99,19 @@ int main(int argc, char** argv) {
     o.seed = seed;
     if (run) return run_model(g, o, input_args, param_args, weights, out);
     const std::string lib_name = name.empty() ? g.name : name;
+    // The fused forms show the graph as codegen compiles it (its passes applied).
+    const auto print_with_kernels = [](const brine::ir::Graph& source) {
+      const brine::ir::Graph k = brine::codegen::pack_scan_weights(source);
+      std::cout << brine::ir::print(k) << brine::codegen::print_fused(k, brine::codegen::fuse(k));
+    };
     if (emit == "ir") std::cout << brine::ir::print(g);
-    else if (emit == "fused") std::cout << brine::ir::print(g) << brine::codegen::print_fused(g, brine::codegen::fuse(g));
-    else if (emit == "backward") {
-      const brine::ir::Graph back = brine::ir::differentiate_sum_of_outputs(g);
-      std::cout << brine::ir::print(back) << brine::codegen::print_fused(back, brine::codegen::fuse(back));
-    } else if (emit == "dot") std::cout << brine::ir::to_dot(g);
+    else if (emit == "fused") print_with_kernels(g);
+    else if (emit == "backward") print_with_kernels(brine::ir::differentiate_sum_of_outputs(g));
+    else if (emit == "dot") std::cout << brine::ir::to_dot(g);
     else if (emit == "fused-dot") {
-      const auto p = brine::codegen::fuse(g);
-      std::cout << brine::ir::to_dot(g, &p.kernel_of);
+      const brine::ir::Graph k = brine::codegen::pack_scan_weights(g);
+      const auto p = brine::codegen::fuse(k);
+      std::cout << brine::ir::to_dot(k, &p.kernel_of);
     } else if (emit == "lib") {
       brine::emit_library(g, lib_name, out, o);
       fmt::print("wrote {0}/{1}.h, {0}/{1}.cpp, {0}/{1}_kernels.o, {0}/{1}_runtime.o\n", out, lib_name);

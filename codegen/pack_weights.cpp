@@ -1,0 +1,86 @@
+#include "codegen/pack_weights.h"
+
+#include <algorithm>
+#include <map>
+
+#include "ir/builder.h"
+#include "ir/verify.h"
+
+namespace brine::codegen {
+
+namespace {
+
+// The operand a scan op reads its recurrent kernel from, or -1.
+int weight_operand(const ir::Node& n) {
+  switch (n.op) {
+    case ir::Op::Lstm:
+    case ir::Op::SimpleRnn:
+    case ir::Op::Gru: return 1;
+    case ir::Op::LstmGrad:
+    case ir::Op::SimpleRnnGrad:
+    case ir::Op::GruGrad: return 0;
+    default: return -1;
+  }
+}
+
+bool packable(const ir::Graph& g, const ir::Node& n) {
+  const int w = weight_operand(n);
+  if (w < 0) return false;
+  const ir::TensorType& t = g.node(n.inputs[w]).type;
+  const ir::Dim& units = n.type.shape[3];
+  return t.rank() == 2 && ir::all_static(t.shape) && units.is_static() && units.size % kPanelWidth == 0;
+}
+
+bool is_matrix_transpose(const ir::Node& n) {
+  return n.op == ir::Op::Transpose && n.attrs.axes == std::vector<int64_t>{1, 0};
+}
+
+}  // namespace
+
+ir::Graph pack_scan_weights(const ir::Graph& g) {
+  const auto consumers = g.consumers();
+  std::vector<bool> is_output(g.nodes.size(), false);
+  for (const ir::Output& o : g.outputs) is_output[o.node] = true;
+  // Transposes read only by packed scans are folded into their packing.
+  std::vector<bool> folded(g.nodes.size(), false);
+  for (const ir::Node& n : g.nodes) {
+    if (!is_matrix_transpose(n) || is_output[n.id] || consumers[n.id].empty()) continue;
+    bool all = true;
+    for (int c : consumers[n.id]) {
+      const ir::Node& user = g.node(c);
+      all = all && packable(g, user) && user.inputs[weight_operand(user)] == n.id &&
+            std::count(user.inputs.begin(), user.inputs.end(), n.id) == 1;
+    }
+    folded[n.id] = all;
+  }
+
+  ir::Graph out;
+  out.name = g.name;
+  std::vector<int> id(g.nodes.size(), -1);
+  std::map<std::pair<int, bool>, int> packed;  // (source in out, transposed) -> panels
+  for (const ir::Node& n : g.nodes) {
+    if (folded[n.id]) continue;
+    ir::Node copy = n;
+    for (int& in : copy.inputs) in = id[in];
+    if (packable(g, n)) {
+      const int w = weight_operand(n);
+      const ir::Node& src = g.node(n.inputs[w]);
+      const bool transposed = folded[src.id];
+      const int from = transposed ? id[src.inputs[0]] : id[src.id];
+      auto [it, fresh] = packed.try_emplace({from, transposed}, -1);
+      if (fresh) {
+        ir::Attrs a;
+        a.axes = {kPanelWidth};
+        a.transpose_a = transposed;
+        it->second = ir::GraphBuilder(out, n.layer).op(ir::Op::PackPanels, {from}, a);
+      }
+      copy.inputs[w] = it->second;
+    }
+    id[n.id] = out.add(std::move(copy));
+  }
+  for (const ir::Output& o : g.outputs) out.outputs.push_back({o.name, id[o.node]});
+  ir::verify(out);
+  return out;
+}
+
+}  // namespace brine::codegen
