@@ -28,9 +28,9 @@ std::string func_name(const ir::Node& n, const char* suffix) {
   return std::string(ir::op_name(n.op)) + suffix + "_" + std::to_string(n.id);
 }
 
-std::vector<RVar> update_rvars(const Func& f) {
+std::vector<RVar> update_rvars(const Func& f, int update) {
   std::vector<RVar> r;
-  for (const auto& rv : Func(f).update().get_schedule().rvars()) r.push_back(RVar(rv.var));
+  for (const auto& rv : Func(f).update(update).get_schedule().rvars()) r.push_back(RVar(rv.var));
   return r;
 }
 

@@ -19,9 +19,9 @@ Halide::FuncRef at(const Halide::Func& f, const std::vector<Halide::Var>& idx);
 // Vars for a tensor of this rank, in IR axis order, named after Halide's
 // convention from the innermost outwards (x, y, z, w, d4, ...).
 std::vector<Halide::Var> axis_vars(int rank);
-// The reduction variables of f's first update, innermost first, as a
-// schedule names them.
-std::vector<Halide::RVar> update_rvars(const Halide::Func& f);
+// The reduction variables of one of f's updates (the first by default),
+// innermost first, as a schedule names them.
+std::vector<Halide::RVar> update_rvars(const Halide::Func& f, int update = 0);
 // "relu_5": the op and node id. (A Func named plainly "tanh" would collide
 // with the math library's symbol.)
 std::string func_name(const ir::Node& n, const char* suffix = "");

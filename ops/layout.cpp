@@ -399,7 +399,7 @@ void Layout::schedule(codegen::ScheduleCtx& s) {
   if (!s.anchor.attrs.transpose_a) return;
   s.out.split(k, ko, ki, w, TailStrategy::GuardWithIf).reorder(j, ki, ko, p).unroll(ki);
   Func x = s.lower.in(s.anchor, 0);
-  Func tile = x.in(s.out);
+  Func tile = x.in(s.lower.funcs.at(s.anchor.id));  // (the kernel's output may be a consumer fused in)
   tile.compute_at(s.out, ko).vectorize(tile.args()[0], v, TailStrategy::GuardWithIf).unroll(tile.args()[1]);
 }
 

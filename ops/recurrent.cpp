@@ -188,7 +188,14 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
     case ir::Op::GruGrad:
       if (matrix_shape(in[0]) != gates_t)
         fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
-      if (in[2].shape != seq.shape) fail("the adjoint must have y's shape");
+      if (in[2].shape != seq.shape) {
+        // lstm_grad also takes the adjoint of h alone (1 slot), the others zero.
+        ir::Shape h_only = seq.shape;
+        h_only[2] = 1;
+        if (n.op != ir::Op::LstmGrad || in[2].shape != h_only)
+          fail(n.op == ir::Op::LstmGrad ? "the adjoint must have y's shape, or y's with one slot (h alone)"
+                                        : "the adjoint must have y's shape");
+      }
       break;
     default:
       if (G == 0 || G % U != 0 || in[1].shape != ir::Shape{seq.shape[0], seq.shape[1], G})
@@ -292,7 +299,10 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
       for (int64_t b = 0; b < N; ++b)
         for (int64_t t = T - 1; t >= 0; --t) {
           const auto Y = [&](int k, int64_t u) { return y.data[s.at(b, t, k, u)]; };
-          const auto G = [&](int k, int64_t u) { return gy.data[s.at(b, t, k, u)]; };
+          const bool h_only = gy.shape[2] == 1;  // the adjoint of h alone
+          const auto G = [&](int k, int64_t u) {
+            return h_only ? (k == kH ? gy.data[(b * T + t) * U + u] : 0.0) : gy.data[s.at(b, t, k, u)];
+          };
           const auto next = [&](int k, int64_t u) { return t + 1 < T ? d.data[s.at(b, t + 1, k, u)] : 0.0; };
           for (int64_t u = 0; u < U; ++u) {
             const double cp = t > 0 ? y.data[s.at(b, t - 1, kC, u)] : (in.size() > 3 ? in[4]->data[b * U + u] : 0.0);
@@ -609,16 +619,18 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const Expr T = ctx.extent(n.type.shape[1]);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
       const bool state = n.inputs.size() > 3;
+      // gy with one slot: only h has a gradient (the usual case, see vjp).
+      const bool h_only = ctx.in_type(n, 2).shape[2] == ir::Dim(1);
       const Expr last = t + 1 >= T, after = min(t + 1, T - 1);
+      const auto Y = [&](int s) { return y(u, s, t, b); };
+      const auto G = [&](int s) { return h_only && s != kH ? zero : Expr(gy(u, s, t, b)); };
       Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz")),
           dhp(codegen::func_name(n, "_dh_prev"));
-      dh(u, t, b) = gy(u, kH, t, b) + select(last, zero, ctx.self(u, kDhPrev, after, b));
+      dh(u, t, b) = G(kH) + select(last, zero, ctx.self(u, kDhPrev, after, b));
       const Expr ac = act_expr(act, y(u, kC, t, b));
-      dc(u, t, b) = gy(u, kC, t, b) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
+      dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
                     dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
       const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
-      const auto Y = [&](int s) { return y(u, s, t, b); };
-      const auto G = [&](int s) { return gy(u, s, t, b); };
       dz(u, g, t, b) = mux(g, {(dc(u, t, b) * Y(kG) + G(kI)) * act_grad_expr(ract, Y(kI)),
                                (dc(u, t, b) * cprev + G(kF)) * act_grad_expr(ract, Y(kF)),
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
@@ -635,13 +647,24 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const ir::TensorType& yt = ctx.in_type(n, 0);
       const Func &y = ctx.in(n, 0), &dz = ctx.in(n, 1);
       const bool state = n.inputs.size() > 2;
-      Func hp(codegen::func_name(n, "_h_prev")), acc(codegen::func_name(n, "_acc"));
-      hp(i, t, b) = select(t == 0, state ? ctx.in(n, 2)(i, b) : zero, y(i, kH, max(t - 1, 0), b));
+      Func acc(codegen::func_name(n, "_acc"));
+      // Steps 1.. read h_{t-1} from y; step 0's h0 (zero unless given) is a
+      // separate update, so that the main sum has no select per load.
+      // (As a predicate rather than an RDom from 1: the autoschedulers size
+      // loops from estimates, and T - 1 steps of an estimated T = 1 is none.
+      // Halide folds the predicate into the loop's bounds.)
       RDom r(0, ctx.extent(yt.shape[1]), 0, ctx.extent(yt.shape[0]), "r");
+      r.where(r.x >= 1);
       acc(j, i) = zero;
-      acc(j, i) += hp(i, r.x, r.y) * dz(j, r.x, r.y);
+      if (state) {
+        RDom r0(0, ctx.extent(yt.shape[0]), "r0");
+        acc(j, i) += ctx.in(n, 2)(i, r0) * dz(j, 0, r0);
+      }
+      Func panel(codegen::func_name(n, "_dz_panel"));  // the schedule's copy of a tile's columns
+      panel(j, t, b) = dz(j, t, b);
+      acc(j, i) += y(i, kH, max(r.x - 1, 0), r.y) * panel(j, r.x, r.y);
       out(j, i) = acc(j, i);
-      ctx.stages[n.id] = {acc};
+      ctx.stages[n.id] = {acc, panel};
       return out;
     }
     default: break;
@@ -690,18 +713,36 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     Var j = s.out_vars[1], i = s.out_vars[0];
     s.out.vectorize(j, lanes, TailStrategy::GuardWithIf);
     acc.compute_root().vectorize(j, lanes, TailStrategy::GuardWithIf);
-    const std::vector<RVar> r = codegen::update_rvars(acc);
+    const int main_sum = acc.num_update_definitions() - 1;  // after h0's, if any
+    if (main_sum > 0) acc.update(0).vectorize(j, lanes, TailStrategy::GuardWithIf);
+    const std::vector<RVar> r = codegen::update_rvars(acc, main_sum);
     int rows = static_cast<int>(std::min<int64_t>(U, 8));
     while (U % rows != 0) --rows;
-    // Per batch sample (the outer reduction loop), every tile sums that
-    // sample's T steps: its dz and h rows (200 KiB for lstm256) stay in L2
-    // while all the tiles pass. A tile summing all samples at once streamed
-    // them from memory once per tile (13.6 ms for lstm256's dr).
-    Var io("io"), ii("ii"), jo("jo"), ji("ji");
-    Stage up = acc.update();
-    up.split(i, io, ii, rows);
-    register_tile(up, j, jo, ji, tile_width(G, lanes), lanes, {ji, ii, r[0], jo, io, r[1]}, {ii});
-    if (U * G >= (1 << 14)) up.parallel(io);
+    // Threads take blocks of columns; in a block, per batch sample (the
+    // outer reduction loop), each column tile's slice of the sample's dz
+    // (T x 48) stays in L1 while all the row tiles pass over it, the
+    // sample's h rows in L2. Rows in parallel inside each sample instead
+    // streamed the sample's whole dz through every task (7.0 ms for
+    // lstm256's dr); a tile summing all samples at once streamed them from
+    // memory once per tile (13.6 ms).
+    const int width = tile_width(G, lanes);
+    const int64_t tiles = (G + width - 1) / width;
+    const int blocks = U * G >= (1 << 14) ? 4 : 1;
+    Var io("io"), ii("ii"), jo("jo"), ji("ji"), jb("jb"), jt("jt");
+    Stage up = acc.update(main_sum);
+    up.split(i, io, ii, rows)
+        .split(j, jo, ji, width, TailStrategy::GuardWithIf)
+        .split(jo, jb, jt, static_cast<int>((tiles + blocks - 1) / blocks), TailStrategy::GuardWithIf)
+        .reorder(ji, ii, r[0], io, jt, r[1], jb)
+        .vectorize(ji, lanes, TailStrategy::GuardWithIf)
+        .unroll(ji)
+        .unroll(ii);
+    if (blocks > 1) up.parallel(jb);
+    // The tile's columns of the sample's dz, copied contiguous: in place,
+    // its T rows 4 KiB apart fell into the same few L1 sets and left L1
+    // before the next row tile.
+    Func panel = st[1];
+    panel.compute_at(acc, jt).vectorize(panel.args()[0], lanes, TailStrategy::GuardWithIf);
     return;
   }
   const int64_t U = s.anchor.type.shape[3].size;
@@ -733,7 +774,11 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   for (Func f : st) f.compute_at(s.out, uo);
   // The step's matmul: register tiles of vectors of units by 8 batch rows,
   // the contraction inside, when the rows divide; one row otherwise.
-  const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& others) {
+  // `outer` reductions go outside the tiles: a backward step contracts over
+  // 4U (its kernel slice per tile: 1024 x 32, 128 KiB, more than L1), so the
+  // tiles sum one gate's block at a time (32 KiB), all rows passing over it.
+  const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
+                        const std::vector<VarOrRVar>& others) {
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
@@ -746,10 +791,12 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     order.insert(order.end(), r.begin(), r.end());
     order.push_back(ro);
     order.push_back(xo);
+    order.insert(order.end(), outer.begin(), outer.end());
     order.insert(order.end(), others.begin(), others.end());
     register_tile(many, x, xo, xi, width, lanes, order, {rin});
     std::vector<VarOrRVar> one{xi};
     one.insert(one.end(), r.begin(), r.end());
+    one.insert(one.end(), outer.begin(), outer.end());
     one.push_back(xo);
     one.insert(one.end(), others.begin(), others.end());
     one.push_back(rows);
@@ -760,11 +807,11 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   const bool second_product = s.anchor.op == ir::Op::Gru ? st.size() > 4 : s.anchor.op == ir::Op::GruGrad && st.size() > 3;
   if (second_product) {
     Func f = st.back();
-    tile(f, {codegen::update_rvars(f)[0]}, {f.args()[1]});
+    tile(f, {codegen::update_rvars(f)[0]}, {}, {f.args()[1]});
   }
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
-    tile(gates, {codegen::update_rvars(gates)[0]}, {gates.args()[1], gates.args()[2]});
+    tile(gates, {codegen::update_rvars(gates)[0]}, {}, {gates.args()[1], gates.args()[2]});
     acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
     hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
     if (s.anchor.op == ir::Op::Gru) Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
@@ -772,9 +819,18 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
   const std::vector<RVar> rj = codegen::update_rvars(dhp);
-  tile(dhp, {rj[0], rj[1]}, {dhp.args()[1]});
+  tile(dhp, {rj[0]}, {rj[1]}, {dhp.args()[1]});
   dz.vectorize(dz.args()[0], lanes, TailStrategy::ShiftInwards).unroll(dz.args()[1]);
   dc.vectorize(dc.args()[0], lanes, TailStrategy::ShiftInwards);
+  if (ub < U) {
+    // Every unit block's matmul reads the step's dz of all units: computed
+    // once per step, rows in parallel, rather than by each block (which
+    // read the step's y and gy, 768 KiB for lstm256, from memory twice).
+    for (Func f : {dz, dc}) {
+      Var rows = f.args().back(), rb("rb"), ri("ri");
+      f.compute_root().split(rows, rb, ri, 8, TailStrategy::GuardWithIf).parallel(rb);
+    }
+  }
 }
 
 std::vector<OpSample> Recurrent::samples(ir::Op op) {
@@ -834,7 +890,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
           {"zero initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 6, 3}}, keras},
           {"initial state, 17 units", {{68, 17}, {"N", 3, 6, 17}, {"N", 3, 6, 17}, {"N", 17}, {"N", 17}}, keras},
           {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other},
-          {"16 units, packed", {{64, 16}, {"N", 3, 6, 16}, {"N", 3, 6, 16}}, keras}};
+          {"16 units, packed", {{64, 16}, {"N", 3, 6, 16}, {"N", 3, 6, 16}}, keras},
+          {"the adjoint of h alone, initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 1, 3}, {"N", 3}, {"N", 3}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -866,7 +923,13 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const int zx = n.inputs[0], r = n.inputs[1];
   const ir::Shape zs = b.shape(zx);
   const int64_t U = b.shape(r)[0].size;
-  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, g};
+  // When only h (slot 0) has an adjoint (the layer's outputs are h; the
+  // usual case), lstm_grad takes it alone rather than padded with zeros to
+  // all six slots, which cost a kernel writing them and the scan reading them.
+  const ir::Node& gn = b.graph().node(g);
+  const bool h_only = n.op == ir::Op::Lstm && gn.op == ir::Op::Unslice && gn.inputs[1] == n.id &&
+                      gn.attrs.axes == std::vector<int64_t>{2, 0, 1};
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_only ? gn.inputs[0] : g};
   if (state) grad_in.push_back(n.inputs[base]);
   const int d = b.op(ir::Op::GruGrad, grad_in, n.attrs);
   const int dzx = b.reshape(b.slice(d, 2, 0, 3), zs);
@@ -914,7 +977,13 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const Cell cell = cell_of(n.op);
   const int z = n.inputs[0], r = n.inputs[1];
   const bool state = n.inputs.size() > 2;
-  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, g};
+  // When only h (slot 0) has an adjoint (the layer's outputs are h; the
+  // usual case), lstm_grad takes it alone rather than padded with zeros to
+  // all six slots, which cost a kernel writing them and the scan reading them.
+  const ir::Node& gn = b.graph().node(g);
+  const bool h_only = n.op == ir::Op::Lstm && gn.op == ir::Op::Unslice && gn.inputs[1] == n.id &&
+                      gn.attrs.axes == std::vector<int64_t>{2, 0, 1};
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_only ? gn.inputs[0] : g};
   for (size_t i = 2; i < n.inputs.size(); ++i) grad_in.push_back(n.inputs[i]);
   const int d = b.op(n.op == ir::Op::Lstm ? ir::Op::LstmGrad : ir::Op::SimpleRnnGrad, grad_in, n.attrs);
   const int dz = b.reshape(b.slice(d, 2, 0, cell.gates), b.shape(z));
