@@ -1,10 +1,19 @@
 // Batched matrix multiply with NumPy matmul semantics: (..., M, K) @ (..., K, N)
 // -> (..., M, N), batch axes broadcast; transpose_a / transpose_b swap the
 // last two axes of an operand. Dense is this op with a rank-2 kernel.
+//
+// With axes = [0, ..., rank - 3] (every batch axis) the products are summed
+// over the batch: (B..., M, K) @ (B..., K, N) -> (M, N), operands with equal
+// batch axes. It is the weight gradient of a Dense on sequences (xᵀ g summed
+// over the batch) as one contraction over batch and rows, where a batched
+// product then a reduce_sum wrote (and read back) a (batch, M, N) tensor.
 #include "ops/matmul.h"
 
 #include <Halide.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "codegen/lower_ctx.h"
 #include "ir/builder.h"
@@ -26,6 +35,19 @@ Dims contraction(const ir::Node& n, const ir::Shape& a, const ir::Shape& b) {
         n.attrs.transpose_a ? "ᵀ" : "", ir::shape_str(b), n.attrs.transpose_b ? "ᵀ" : "", ak.str(), bk.str()));
   return {am, ak, bn};
 }
+// Whether n sums its products over the batch axes; checks the axes.
+bool sums_batch(const ir::Node& n, const ir::Shape& a, const ir::Shape& b) {
+  if (n.attrs.axes.empty()) return false;
+  std::vector<int64_t> all;
+  for (size_t i = 0; i + 2 < a.size(); ++i) all.push_back(static_cast<int64_t>(i));
+  if (all.empty() || n.attrs.axes != all || a.size() != b.size() ||
+      !std::equal(a.begin(), a.end() - 2, b.begin()))
+    throw ShapeError(fmt::format(
+        "matmul of {} and {} summed over axes {}: the sum takes every batch axis ([0 .. rank-3]) of operands "
+        "with the same batch axes",
+        ir::shape_str(a), ir::shape_str(b), fmt::join(n.attrs.axes, ", ")));
+  return true;
+}
 }  // namespace
 
 ir::TensorType MatMul::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
@@ -36,6 +58,7 @@ ir::TensorType MatMul::infer(const ir::Node& n, std::span<const ir::TensorType> 
                                  ir::shape_str(a), ir::shape_str(b)));
   if (in[0].dtype != in[1].dtype) throw ShapeError("matmul operands have different dtypes");
   const Dims d = contraction(n, a, b);
+  if (sums_batch(n, a, b)) return {in[0].dtype, {d.m, d.n}};
   ir::Shape batch = broadcast_shapes(ir::Shape(a.begin(), a.end() - 2), ir::Shape(b.begin(), b.end() - 2));
   batch.push_back(d.m);
   batch.push_back(d.n);
@@ -94,7 +117,11 @@ RefTensor MatMul::reference(const ir::Node& n, std::span<const RefTensor* const>
         C[i * N + j] = acc;
       }
   }
-  return out;
+  if (n.attrs.axes.empty()) return out;
+  RefTensor sum{{M, N}, std::vector<double>(M * N, 0.0)};
+  for (int64_t bi = 0; bi < batches; ++bi)
+    for (int64_t e = 0; e < M * N; ++e) sum.data[e] += out.data[bi * M * N + e];
+  return sum;
 }
 
 Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
@@ -105,6 +132,28 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
   std::vector<Var> v = codegen::axis_vars(rank);
   Var m = v[rank - 2], nn = v[rank - 1];
   const Dims d = contraction(n, as, bs);
+  if (sums_batch(n, as, bs)) {
+    // acc(n, m) = Σ_{k, batch} a(k, m, batch) b(n, k, batch): the batch axes
+    // are reduction variables after k.
+    Region ranges{{0, ctx.extent(d.k)}};
+    for (size_t i = 0; i + 2 < as.size(); ++i) ranges.emplace_back(0, ctx.extent(as[as.size() - 3 - i]));
+    RDom r(ranges, "kb");
+    std::vector<Expr> batch;  // Halide order: innermost batch axis first
+    for (int i = 1; i < r.dimensions(); ++i) batch.push_back(r[i]);
+    const auto idx = [&](Expr row, Expr col) {
+      std::vector<Expr> x{col, row};
+      x.insert(x.end(), batch.begin(), batch.end());
+      return x;
+    };
+    Func acc(codegen::func_name(n, "_acc"));
+    acc(nn, m) = cast(ctx.type, 0);
+    acc(nn, m) += ctx.in(n, 0)(n.attrs.transpose_a ? idx(r[0], m) : idx(m, r[0])) *
+                  ctx.in(n, 1)(n.attrs.transpose_b ? idx(nn, r[0]) : idx(r[0], nn));
+    Func mm(codegen::func_name(n));
+    mm(nn, m) = acc(nn, m);
+    ctx.stages[n.id] = {acc};
+    return mm;
+  }
   RDom k(0, ctx.extent(d.k), "k");
   // Operand index: broadcast batch axes of size 1 read element 0.
   const auto operand = [&](const ir::Shape& s, Expr row, Expr col) {
@@ -134,9 +183,53 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 // Dense + bias + activation is one pass over the output. Measurements behind
 // each choice (AMD EPYC, AVX-512, 2 threads, peak 447 GFLOP/s measured) are in
 // docs/scheduling.md; the figures quoted here are from that table.
+namespace {
+// A product summed over the batch (a Dense-on-sequences weight gradient):
+// threads take blocks of output columns; in a block, per batch sample, each
+// register tile (2 vectors x 8 rows) sums the sample's rows, the tile's
+// columns of the right operand copied contiguous first (in place, rows 4 KiB
+// apart fell into the same L1 sets), the left operand's sample rows in L2.
+// lstm256's two weight gradients: 4.2 + 2.0 ms as batched products plus
+// reduce_sum, this way see docs/scheduling.md.
+void schedule_batch_sum(codegen::ScheduleCtx& s, Halide::Func acc) {
+  using namespace Halide;
+  const int v = s.vector_width;
+  Var n = s.out_vars[1], m = s.out_vars[0];
+  const ir::Dim N = s.anchor.type.shape[1], M = s.anchor.type.shape[0];
+  const int lanes = N.is_static() ? static_cast<int>(std::min<int64_t>(N.size, v)) : v;
+  const int width = N.is_static() && N.size >= 2 * v ? 2 * v : lanes;
+  s.out.vectorize(n, lanes, TailStrategy::GuardWithIf);
+  acc.compute_root().vectorize(n, lanes, TailStrategy::GuardWithIf);
+  const std::vector<RVar> r = codegen::update_rvars(acc);
+  const bool big = N.is_static() && M.is_static() && N.size * M.size >= (1 << 14);
+  const int64_t tiles = N.is_static() ? (N.size + width - 1) / width : 1;
+  const int blocks = big ? 4 : 1;
+  Var mo("mo"), mi("mi"), no("no"), ni("ni"), nb("nb"), nt("nt");
+  Stage up = acc.update();
+  // Row tiles that divide the rows: Halide 14 miscompiled the unrolled rows
+  // of a guarded tail here (7 rows by 8: row 6 came out wrong).
+  int rows = M.is_static() ? static_cast<int>(std::min<int64_t>(M.size, 8)) : 1;
+  while (M.is_static() && M.size % rows != 0) --rows;
+  up.split(m, mo, mi, rows, TailStrategy::GuardWithIf)
+      .split(n, no, ni, width, TailStrategy::GuardWithIf)
+      .split(no, nb, nt, static_cast<int>((tiles + blocks - 1) / blocks), TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order{ni, mi, r[0], mo, nt};
+  order.insert(order.end(), r.begin() + 1, r.end());
+  order.push_back(nb);
+  up.reorder(order).vectorize(ni, lanes, TailStrategy::GuardWithIf).unroll(mi);
+  // (Unrolled vectors with a guarded tail: Halide 14 again stored a wrong
+  // vector, 37 columns; only whole tiles unroll.)
+  if (N.is_static() && N.size % width == 0) up.unroll(ni);
+  if (blocks > 1) up.parallel(nb);
+  Func panel = Func(s.lower.in(s.anchor, 1)).in(acc);
+  panel.compute_at(acc, nt).vectorize(panel.args()[0], lanes, TailStrategy::GuardWithIf);
+}
+}  // namespace
+
 void MatMul::schedule(codegen::ScheduleCtx& s) {
   using namespace Halide;
   Func acc = s.lower.stages.at(s.anchor.id)[0];
+  if (!s.anchor.attrs.axes.empty()) return schedule_batch_sum(s, acc);
   const int rank = static_cast<int>(s.out_vars.size());
   const int v = s.vector_width;
   Var n = s.out_vars[rank - 1], m = s.out_vars[rank - 2];
@@ -313,9 +406,12 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> MatMul::samples(ir::Op) {
-  ir::Attrs ta, tb;
+  ir::Attrs ta, tb, sum_ta, sum2;
   ta.transpose_a = true;
   tb.transpose_b = true;
+  sum_ta.transpose_a = true;
+  sum_ta.axes = {0};
+  sum2.axes = {0, 1};
   return {{"dense, wide (tiled, tails)", {{"N", 40}, {40, 70}}, {}},
           {"dense, narrow output", {{"N", 17}, {17, 10}}, {}},
           {"dense, long K, 2 outputs (rfactor)", {{"N", 300}, {300, 2}}, {}},
@@ -324,7 +420,9 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
           {"batched, broadcast batch", {{"N", 3, 7}, {1, 7, 5}}, {}},
           {"transpose_a", {{"N", 7, 3}, {"N", 7, 5}}, ta},
           {"transpose_a, narrow (weight gradient of a Dense(2))", {{"N", 40}, {"N", 2}}, ta},
-          {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb}};
+          {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb},
+          {"summed over the batch (a Dense-on-sequences weight gradient)", {{"N", 5, 7}, {"N", 5, 37}}, sum_ta},
+          {"summed over two batch axes", {{2, "N", 3, 4}, {2, "N", 4, 5}}, sum2}};
 }
 
 // y = op(A) op(B), g = dL/dy, op = optional transpose of the last two axes:
@@ -337,12 +435,26 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
 std::vector<int> MatMul::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const int A = n.inputs[0], B = n.inputs[1];
   const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
+  // A rank-2 operand of a product with batch axes (a Dense kernel on
+  // sequences) gets its gradient as one product summed over the batch,
+  // when the two factors have the same batch axes.
+  const auto product = [&](int x, int y, bool tx, bool ty, int operand) {
+    const ir::Shape xs = b.shape(x), ys = b.shape(y), target = b.shape(operand);
+    if (target.size() == 2 && xs.size() > 2 && xs.size() == ys.size() && std::equal(xs.begin(), xs.end() - 2, ys.begin())) {
+      ir::Attrs a;
+      a.transpose_a = tx;
+      a.transpose_b = ty;
+      for (size_t i = 0; i + 2 < xs.size(); ++i) a.axes.push_back(static_cast<int64_t>(i));
+      return b.op(ir::Op::MatMul, {x, y}, a);
+    }
+    return b.unbroadcast(b.matmul(x, y, tx, ty), target);
+  };
   int dA, dB;
-  if (!ta && !tb) { dA = b.matmul(g, B, false, true); dB = b.matmul(A, g, true, false); }
-  else if (!ta) { dA = b.matmul(g, B, false, false); dB = b.matmul(g, A, true, false); }
-  else if (!tb) { dA = b.matmul(B, g, false, true); dB = b.matmul(A, g, false, false); }
-  else { dA = b.matmul(B, g, true, true); dB = b.matmul(g, A, true, true); }
-  return {b.unbroadcast(dA, b.shape(A)), b.unbroadcast(dB, b.shape(B))};
+  if (!ta && !tb) { dA = product(g, B, false, true, A); dB = product(A, g, true, false, B); }
+  else if (!ta) { dA = product(g, B, false, false, A); dB = product(g, A, true, false, B); }
+  else if (!tb) { dA = product(B, g, false, true, A); dB = product(A, g, false, false, B); }
+  else { dA = product(B, g, true, true, A); dB = product(g, A, true, true, B); }
+  return {dA, dB};
 }
 
 }  // namespace brine::ops

@@ -130,6 +130,30 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
     }
     return;
   }
+  const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
+  const int v0 = s.vector_width;
+  if (rank == 1 && s.anchor.op == ir::Op::ReduceSum && in_shape.size() >= 2 && in_shape.back().is_static() &&
+      in_shape.back().size % v0 == 0 && s.anchor.type.shape[0] == in_shape.back()) {
+    // Column sums (a bias gradient: every axis but the last). One column
+    // vector at a time read the input with a stride of a row, once per
+    // vector: 1.7 ms for lstm256's (64, 50, 1024). Here the rows stream in
+    // order into a row of sums, in chunks of 8 along the outermost axis,
+    // each chunk its own partial row (in parallel), then summed.
+    Var x = s.out_vars[0], part("part");
+    const std::vector<RVar> r = codegen::update_rvars(acc);
+    RVar ro("ro"), ri("ri");
+    Func partial = acc.update().split(r.back(), ro, ri, 8, TailStrategy::GuardWithIf).rfactor(ro, part);
+    acc.compute_root().vectorize(x, v0);
+    acc.update().vectorize(x, v0);
+    std::vector<VarOrRVar> order{x};
+    order.insert(order.end(), r.begin(), r.end() - 1);
+    order.push_back(ri);
+    order.push_back(part);
+    partial.compute_root().vectorize(x, v0);
+    partial.update().reorder(order).vectorize(x, v0).specialize(s.lower.extent(in_shape[0]) > 8).parallel(part);
+    s.out.vectorize(x, v0);
+    return;
+  }
   // A short static output row (the 8 bias gradients of a conv or Dense on an
   // image) is one exact vector: guarding a 16-lane vector down to 8 lanes
   // made scalar code (26 µs for 32K inputs; exact: ~5).
@@ -142,7 +166,6 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
   // Parallel over the outer axis only when the input is large enough to pay
   // for the fork-join (same threshold as softmax).
   Expr in_total = 1;
-  const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
   for (const ir::Dim& d : in_shape) in_total = in_total * s.lower.extent(d);
   if (rank >= 2) s.out.specialize(in_total >= (1 << 16)).parallel(s.out_vars[0]);
   acc.compute_at(s.out, xo).vectorize(x, v, TailStrategy::GuardWithIf);
@@ -150,17 +173,21 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> Reduce::samples(ir::Op) {
-  ir::Attrs last, first_keep, all, middle;
+  ir::Attrs last, first_keep, all, middle, leading, first;
   last.axes = {-1};
   first_keep.axes = {0};
   first_keep.keepdims = true;
   all.axes = {0, 1, 2};
   middle.axes = {1};
+  leading.axes = {0, 1};
+  first.axes = {0};
   return {{"last axis", {{"N", 17}}, last},
           {"batch axis, keepdims", {{"N", 33}}, first_keep},
           {"all axes", {{"N", 3, 5}}, all},
           {"all axes, rows of 16 (parallel vector partial sums)", {{"N", 3, 16}}, all},
-          {"middle axis", {{"N", 15, 17}}, middle}};
+          {"middle axis", {{"N", 15, 17}}, middle},
+          {"column sums over two axes (a bias gradient on sequences)", {{"N", 3, 32}}, leading},
+          {"column sums, rows of one vector", {{"N", 16}}, first}};
 }
 
 // y = reduce(x), g = dL/dy (shape of y). g is first given the keepdims shape.
