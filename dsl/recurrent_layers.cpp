@@ -133,18 +133,31 @@ std::vector<Expr> GRU::call(const Expr& x, const std::vector<Expr>& initial_stat
 
 // --------------------------------------------------------------- Bidirectional
 
-LSTMOptions Bidirectional::copy(const LSTM& layer, bool backwards, const std::string& name) {
-  LSTMOptions o = layer.options();
-  o.go_backwards = backwards ? !o.go_backwards : o.go_backwards;
+namespace {
+template <class L, class Options>
+std::shared_ptr<RecurrentLayer> mirrored(int64_t units, Options o, bool flip, const std::string& name,
+                                         const std::source_location& loc) {
+  o.go_backwards = o.go_backwards != flip;
   o.name = name;
-  return o;
+  return std::make_shared<L>(units, o, loc);
+}
+}  // namespace
+
+std::shared_ptr<RecurrentLayer> LSTM::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
+  return mirrored<LSTM>(units_, opt_, flip, name, loc);
+}
+std::shared_ptr<RecurrentLayer> SimpleRNN::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
+  return mirrored<SimpleRNN>(units_, opt_, flip, name, loc);
+}
+std::shared_ptr<RecurrentLayer> GRU::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
+  return mirrored<GRU>(units_, opt_, flip, name, loc);
 }
 
-Bidirectional::Bidirectional(const LSTM& layer, std::string merge_mode, std::string name, Loc loc)
+Bidirectional::Bidirectional(const RecurrentLayer& layer, std::string merge_mode, std::string name, Loc loc)
     : Layer("Bidirectional", std::move(name), loc),
       merge_mode_(std::move(merge_mode)),
-      forward_(layer.units(), copy(layer, false, site_name_ + "/forward_" + layer.name()), loc),
-      backward_(layer.units(), copy(layer, true, site_name_ + "/backward_" + layer.name()), loc) {
+      forward_(layer.mirror(false, site_name_ + "/forward_" + layer.name(), loc)),
+      backward_(layer.mirror(true, site_name_ + "/backward_" + layer.name(), loc)) {
   if (merge_mode_ != "concat" && merge_mode_ != "sum" && merge_mode_ != "mul" && merge_mode_ != "ave")
     fail(fmt::format("unknown merge_mode '{}' (expected concat, sum, mul or ave)", merge_mode_));
 }
@@ -152,16 +165,18 @@ Bidirectional::Bidirectional(const LSTM& layer, std::string merge_mode, std::str
 Expr Bidirectional::operator()(const Expr& x, Loc loc) const { return call(x, {}, loc).front(); }
 
 std::vector<Expr> Bidirectional::call(const Expr& x, const std::vector<Expr>& initial_state, Loc loc) const {
-  if (!initial_state.empty() && initial_state.size() != 4)
-    fail(fmt::format("initial_state must be [forward h, forward c, backward h, backward c]; got {} tensors",
+  const size_t states = static_cast<size_t>(forward_->state_count());
+  if (!initial_state.empty() && initial_state.size() != 2 * states)
+    fail(fmt::format("initial_state must be [{}]; got {} tensors",
+                     states == 2 ? "forward h, forward c, backward h, backward c" : "forward h, backward h",
                      initial_state.size()));
   const auto half = [&](size_t first) {
     return initial_state.empty() ? std::vector<Expr>{}
-                                 : std::vector<Expr>{initial_state[first], initial_state[first + 1]};
+                                 : std::vector<Expr>(initial_state.begin() + first, initial_state.begin() + first + states);
   };
-  std::vector<Expr> fw = forward_.call(x, half(0), loc), bw = backward_.call(x, half(2), loc);
+  std::vector<Expr> fw = forward_->call(x, half(0), loc), bw = backward_->call(x, half(states), loc);
   Expr b = bw[0];
-  if (forward_.options().return_sequences) {  // back into time order
+  if (forward_->return_sequences()) {  // back into time order
     ir::Attrs time;
     time.axes = {1};
     b = node(ir::Op::Reverse, {b}, time);

@@ -13,6 +13,8 @@
 // scan kernel (ops/recurrent.cpp) that runs any number of steps.
 #pragma once
 
+#include <memory>
+
 #include "dsl/layers.h"
 
 namespace brine {
@@ -27,6 +29,12 @@ class RecurrentLayer : public Layer {
   virtual ~RecurrentLayer() = default;
 
   int64_t units() const { return units_; }
+  // A fresh copy of the layer (its own weights) named `name`, go_backwards
+  // flipped when `flip`: the two halves of a Bidirectional.
+  virtual std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
+                                                 const std::source_location& loc) const = 0;
+  virtual bool return_sequences() const = 0;
+  virtual int state_count() const = 0;  // LSTM: h and c; SimpleRNN, GRU: h
   // The weights (Keras's layer.cell.kernel, ...), defined once the layer has
   // been called.
   const Expr& kernel() const { return kernel_; }
@@ -75,6 +83,10 @@ class LSTM : public RecurrentLayer {
   // The output (see return_sequences), or with return_state {output, h, c}.
   // initial_state: {h0, c0}, each (N, units).
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
+  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
+                                         const std::source_location& loc) const override;
+  bool return_sequences() const override { return opt_.return_sequences; }
+  int state_count() const override { return 2; }
   const LSTMOptions& options() const { return opt_; }
 
  private:
@@ -99,6 +111,10 @@ class SimpleRNN : public RecurrentLayer {
   using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
+  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
+                                         const std::source_location& loc) const override;
+  bool return_sequences() const override { return opt_.return_sequences; }
+  int state_count() const override { return 1; }
 
  private:
   SimpleRNNOptions opt_;
@@ -127,30 +143,35 @@ class GRU : public RecurrentLayer {
   using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
+  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
+                                         const std::source_location& loc) const override;
+  bool return_sequences() const override { return opt_.return_sequences; }
+  int state_count() const override { return 1; }
 
  private:
   GRUOptions opt_;
 };
 
-// Bidirectional(LSTM(...), merge_mode): Keras's wrapper. A forward copy and a
-// backward copy (go_backwards flipped) of the layer, with their own weights
-// ("bidirectional/forward_lstm/kernel", ...); with return_sequences the
-// backward outputs are reversed back into time order. merge_mode: concat
-// (default, along the last axis), sum, mul, ave. call() with return_state
-// gives {output, forward h, forward c, backward h, backward c}; initial_state
-// is {forward h0, c0, backward h0, c0}.
+// Bidirectional(LSTM / GRU / SimpleRNN(...), merge_mode): Keras's wrapper. A
+// forward copy and a backward copy (go_backwards flipped) of the layer, with
+// their own weights ("bidirectional/forward_lstm/kernel", ...); with
+// return_sequences the backward outputs are reversed back into time order.
+// merge_mode: concat (default, along the last axis), sum, mul, ave. call()
+// with return_state gives {output, the forward layer's states, the backward
+// layer's} (LSTM: forward h, c, backward h, c); initial_state is given in the
+// same order.
 class Bidirectional : public Layer {
  public:
-  explicit Bidirectional(const LSTM& layer, std::string merge_mode = "concat", std::string name = "", BRINE_HERE);
+  explicit Bidirectional(const RecurrentLayer& layer, std::string merge_mode = "concat", std::string name = "",
+                         BRINE_HERE);
   Expr operator()(const Expr& x, BRINE_HERE) const;
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const;
-  const LSTM& forward_layer() const { return forward_; }
-  const LSTM& backward_layer() const { return backward_; }
+  const RecurrentLayer& forward_layer() const { return *forward_; }
+  const RecurrentLayer& backward_layer() const { return *backward_; }
 
  private:
-  static LSTMOptions copy(const LSTM& layer, bool backwards, const std::string& name);
   std::string merge_mode_;
-  LSTM forward_, backward_;
+  std::shared_ptr<RecurrentLayer> forward_, backward_;
 };
 
 }  // namespace brine

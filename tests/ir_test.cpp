@@ -107,6 +107,13 @@ TEST(IrText, ParseErrorsNameLineAndColumn) {
   EXPECT_BRINE_ERROR(ir::parse(with("f32[4,3]", "f32[M,3]"), "g.ir"), "param 'w' has shape (M, 3)",
                      "static shapes");
   EXPECT_BRINE_ERROR(ir::parse(with("%0 = input", "%0 = $input"), "g.ir"), "g.ir:3:8", "unexpected character '$'");
+  // A product summed over the batch needs batch axes; panels must divide the columns.
+  EXPECT_BRINE_ERROR(ir::parse(with("matmul(%0, %1) : f32[N,3]", "matmul(%0, %1) {axes=[0]} : f32[4,3]"), "g.ir"),
+                     "node %2 (matmul)", "matmul of (N, 4) and (4, 3) summed over axes 0",
+                     "every batch axis ([0 .. rank-3]) of operands with the same batch axes");
+  EXPECT_BRINE_ERROR(ir::parse(with("%2 = matmul(%0, %1) : f32[N,3]", "%2 = pack_panels(%1) {axes=[2]} : f32[1,4,2]"),
+                               "g.ir"),
+                     "node %2 (pack_panels)", "pack_panels of (4, 3): 3 columns are not a multiple of the panel width 2");
 }
 
 TEST(IrText, DotExportShowsKernels) {

@@ -144,6 +144,36 @@ TEST_F(RecurrentLayers, BidirectionalMatchesKerasEquations) {
   }
 }
 
+// Bidirectional around a GRU and a SimpleRNN (each checked against Keras's
+// equations below): the wrapper's output against its two halves called on
+// their own (shared weights), the backward half flipped back in time.
+TEST_F(RecurrentLayers, BidirectionalWrapsEveryRecurrentLayer) {
+  auto x = Input({"T", 3}, "x", DType::F64);
+  auto h0 = Input({2}, "h0", DType::F64);
+  Bidirectional gru(GRU(2, {.return_sequences = true, .reset_after = false}), "ave");
+  Bidirectional rnn(SimpleRNN(2, {.return_state = true}), "mul");
+  EXPECT_EQ(gru.backward_layer().name(), "bidirectional/backward_gru");
+  const auto with_state = rnn.call(x, {h0, h0});
+  ASSERT_EQ(with_state.size(), 3u);  // output, forward h, backward h
+  const Model m({x, h0}, {gru(x), gru.forward_layer()(x), gru.backward_layer()(x), with_state[0], with_state[1],
+                          with_state[2]});
+  Executable exe = compile(m, {.dtype = DType::F64});
+  for (const int64_t T : {1, 5}) {
+    const auto out = exe.forward({test::random_tensor({2, T, 3}, DType::F64, 30 + T), test::random_tensor({2, 2}, DType::F64, 9)});
+    const auto both = values(out[0]), f = values(out[1]), b = values(out[2]);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t u = 0; u < 2; ++u) {  // the backward half's step T-1-t read input t
+          const int64_t at = (n * T + t) * 2 + u;
+          EXPECT_NEAR(both[at], (f[at] + b[(n * T + (T - 1 - t)) * 2 + u]) / 2, 1e-12);
+        }
+    const auto prod = values(out[3]), fh = values(out[4]), bh = values(out[5]);
+    for (size_t i = 0; i < prod.size(); ++i) EXPECT_NEAR(prod[i], fh[i] * bh[i], 1e-12);
+  }
+  EXPECT_BRINE_ERROR(rnn.call(x, {h0}), "Bidirectional layer 'bidirectional_1'",
+                     "initial_state must be [forward h, backward h]; got 1 tensors");
+}
+
 // SimpleRNN: h_t = tanh(x_t W + b + h_{t-1} R), any length, both directions,
 // with an initial state and return_state.
 TEST_F(RecurrentLayers, SimpleRnnMatchesKerasEquations) {
