@@ -5,26 +5,14 @@
 
 #include "ir/builder.h"
 #include "ir/verify.h"
+#include "ops/recurrent.h"
 
 namespace brine::codegen {
 
 namespace {
 
-// The operand a scan op reads its recurrent kernel from, or -1.
-int weight_operand(const ir::Node& n) {
-  switch (n.op) {
-    case ir::Op::Lstm:
-    case ir::Op::SimpleRnn:
-    case ir::Op::Gru: return 1;
-    case ir::Op::LstmGrad:
-    case ir::Op::SimpleRnnGrad:
-    case ir::Op::GruGrad: return 0;
-    default: return -1;
-  }
-}
-
 bool packable(const ir::Graph& g, const ir::Node& n) {
-  const int w = weight_operand(n);
+  const int w = ops::recurrent_weight_operand(n.op);
   if (w < 0) return false;
   const ir::TensorType& t = g.node(n.inputs[w]).type;
   const ir::Dim& units = n.type.shape[3];
@@ -48,7 +36,7 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
     bool all = true;
     for (int c : consumers[n.id]) {
       const ir::Node& user = g.node(c);
-      all = all && packable(g, user) && user.inputs[weight_operand(user)] == n.id &&
+      all = all && packable(g, user) && user.inputs[ops::recurrent_weight_operand(user.op)] == n.id &&
             std::count(user.inputs.begin(), user.inputs.end(), n.id) == 1;
     }
     folded[n.id] = all;
@@ -63,7 +51,7 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
     ir::Node copy = n;
     for (int& in : copy.inputs) in = id[in];
     if (packable(g, n)) {
-      const int w = weight_operand(n);
+      const int w = ops::recurrent_weight_operand(n.op);
       const ir::Node& src = g.node(n.inputs[w]);
       const bool transposed = folded[src.id];
       const int from = transposed ? id[src.inputs[0]] : id[src.id];

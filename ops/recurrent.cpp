@@ -126,10 +126,8 @@ Cell cell_of(ir::Op op) {
 
 bool is_forward(ir::Op op) { return op == ir::Op::Lstm || op == ir::Op::SimpleRnn || op == ir::Op::Gru; }
 
-// The recurrent kernel operand (r forward, rᵀ backward) as a matrix, or as
-// its column panels (P, K, w) from pack_panels (codegen/pack_weights.h
-// packs it so: the step's matmul then reads each tile's slice contiguously).
-int weight_operand(ir::Op op) { return is_forward(op) ? 1 : 0; }
+// The recurrent kernel operand's shape as a matrix: given as its column
+// panels (P, K, w), the step's matmul reads each tile's slice contiguously.
 ir::Shape matrix_shape(const ir::TensorType& t) {
   if (t.rank() == 3 && t.shape[0].is_static() && t.shape[2].is_static())
     return {t.shape[1], t.shape[0].size * t.shape[2].size};
@@ -222,6 +220,18 @@ void check_cell_activation(const std::string& name, const char* what) {
   throw ShapeError(fmt::format("unknown {} '{}' (expected tanh, sigmoid, hard_sigmoid, relu or linear)", what, name));
 }
 
+int recurrent_weight_operand(ir::Op op) {
+  switch (op) {
+    case ir::Op::Lstm:
+    case ir::Op::SimpleRnn:
+    case ir::Op::Gru: return 1;
+    case ir::Op::LstmGrad:
+    case ir::Op::SimpleRnnGrad:
+    case ir::Op::GruGrad: return 0;
+    default: return -1;
+  }
+}
+
 ScanAxis scan_axis(ir::Op op) {
   switch (op) {
     case ir::Op::Lstm:
@@ -254,13 +264,13 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
   // Packed weights back to a matrix: the loops below index r (K, M) row-major.
   std::vector<const RefTensor*> in(operands.begin(), operands.end());
   RefTensor unpacked;
-  if (n.op != ir::Op::RecurrentKernelGrad && in[weight_operand(n.op)]->shape.size() == 3) {
-    const RefTensor& p = *in[weight_operand(n.op)];
+  if (n.op != ir::Op::RecurrentKernelGrad && in[recurrent_weight_operand(n.op)]->shape.size() == 3) {
+    const RefTensor& p = *in[recurrent_weight_operand(n.op)];
     const int64_t P = p.shape[0], K = p.shape[1], w = p.shape[2];
     unpacked = {{K, P * w}, std::vector<double>(p.size())};
     for (int64_t c = 0; c < P * w; ++c)
       for (int64_t k = 0; k < K; ++k) unpacked.data[k * P * w + c] = p.data[((c / w) * K + k) * w + c % w];
-    in[weight_operand(n.op)] = &unpacked;
+    in[recurrent_weight_operand(n.op)] = &unpacked;
   }
   const std::string act = cell_activation(n), ract = gate_activation(n);
   switch (n.op) {
@@ -467,7 +477,7 @@ namespace {
 // or not. Panels hold whole vectors of units (pack_weights packs only then),
 // so a vector of columns is one contiguous load from one panel.
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
-  const int i = weight_operand(n.op);
+  const int i = recurrent_weight_operand(n.op);
   const ir::TensorType& t = ctx.in_type(n, i);
   if (t.rank() == 2) return ctx.in(n, i);
   const int w = static_cast<int>(t.shape[2].size);
