@@ -35,6 +35,7 @@ struct Attrs {
   std::string activation;
   std::string recurrent_activation;
   bool reset_after = false;  // gru: the reset gate applied after the recurrent matmul (TF2's default)
+  bool states_only = false;  // lstm, gru: write only the states per step, no workspace for a backward
   bool operator==(const Attrs&) const = default;
 };
 

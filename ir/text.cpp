@@ -46,6 +46,7 @@ std::string attrs_str(const Attrs& a) {
   if (!a.activation.empty()) p.push_back("activation=" + quote(a.activation));
   if (!a.recurrent_activation.empty()) p.push_back("recurrent_activation=" + quote(a.recurrent_activation));
   if (a.reset_after) p.push_back("reset_after=true");
+  if (a.states_only) p.push_back("states_only=true");
   if (a.keepdims) p.push_back("keepdims=true");
   if (a.transpose_a) p.push_back("transpose_a=true");
   if (a.transpose_b) p.push_back("transpose_b=true");
@@ -242,6 +243,7 @@ class Parser {
       else if (key.text == "recurrent_activation")
         a.recurrent_activation = expect(Tok::String, "a quoted activation name").text;
       else if (key.text == "reset_after") a.reset_after = boolean();
+      else if (key.text == "states_only") a.states_only = boolean();
       else if (key.text == "keepdims") a.keepdims = boolean();
       else if (key.text == "transpose_a") a.transpose_a = boolean();
       else if (key.text == "transpose_b") a.transpose_b = boolean();
@@ -253,7 +255,7 @@ class Parser {
           fail(t, "a number");
         a.value = (neg ? -1 : 1) * std::strtod(t.text.c_str(), nullptr);
       } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, activation, "
-                        "recurrent_activation, reset_after, keepdims, transpose_a, transpose_b, value)");
+                        "recurrent_activation, reset_after, states_only, keepdims, transpose_a, transpose_b, value)");
       if (!is_punct("}")) expect_punct(",");
     }
     next();

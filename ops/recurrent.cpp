@@ -250,7 +250,8 @@ ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorTyp
   switch (n.op) {
     case ir::Op::Lstm:
     case ir::Op::SimpleRnn:
-    case ir::Op::Gru: return {in[0].dtype, {in[0].shape[0], in[0].shape[1], cell.slots, U}};
+    case ir::Op::Gru:
+      return {in[0].dtype, {in[0].shape[0], in[0].shape[1], n.attrs.states_only ? cell.states : cell.slots, U}};
     case ir::Op::LstmGrad:
     case ir::Op::SimpleRnnGrad:
     case ir::Op::GruGrad: return {in[1].dtype, {in[1].shape[0], in[1].shape[1], cell.grad_slots, U}};
@@ -259,6 +260,17 @@ ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorTyp
   }
   internal_error("not a recurrent op");
 }
+
+namespace {
+// A forward's output with only its first `slots` slots (states_only).
+RefTensor first_slots(const RefTensor& y, int64_t slots) {
+  const int64_t N = y.shape[0], T = y.shape[1], S = y.shape[2], U = y.shape[3];
+  RefTensor out{{N, T, slots, U}, std::vector<double>(N * T * slots * U)};
+  for (int64_t r = 0; r < N * T; ++r)
+    std::copy_n(y.data.begin() + r * S * U, slots * U, out.data.begin() + r * slots * U);
+  return out;
+}
+}  // namespace
 
 RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* const> operands) {
   // Packed weights back to a matrix: the loops below index r (K, M) row-major.
@@ -298,7 +310,7 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
             for (int s = 0; s < kSlots; ++s) out.data[y.at(b, t, s, u)] = vals[s];
           }
         }
-      return out;
+      return n.attrs.states_only ? first_slots(out, kLstm.states) : out;
     }
     case ir::Op::LstmGrad: {
       const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
@@ -407,7 +419,7 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
             for (int k = 0; k < 5; ++k) out.data[y.at(b, t, k, u)] = vals[k];
           }
         }
-      return out;
+      return n.attrs.states_only ? first_slots(out, kGru.states) : out;
     }
     case ir::Op::GruGrad: {
       const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
@@ -474,7 +486,7 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
 
 namespace {
 // The recurrent kernel operand indexed (column, row) in Halide's order, packed
-// or not. Panels hold whole vectors of units (pack_weights packs only then),
+// or not. Panels hold whole vectors of units (scan_passes packs only then),
 // so a vector of columns is one contiguous load from one panel.
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
   const int i = recurrent_weight_operand(n.op);
@@ -524,6 +536,11 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, 0, t, b)), act_expr(ract, gates(u, 1, t, b)),
                                  act_expr(act, gates(u, 2, t, b)), act_expr(ract, gates(u, 3, t, b))});
       const Expr c = acts(u, 1, t, b) * cp(u, t, b) + acts(u, 0, t, b) * acts(u, 2, t, b);
+      if (n.attrs.states_only) {
+        out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c});
+        ctx.stages[n.id] = {gates, acts, hp};
+        return out;
+      }
       out(u, k, t, b) = mux(k, {acts(u, 3, t, b) * act_expr(act, c), c, acts(u, 0, t, b), acts(u, 1, t, b),
                                 acts(u, 2, t, b), acts(u, 3, t, b)});
       ctx.stages[n.id] = {gates, acts, hp};
@@ -562,7 +579,8 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         pre = zx(2 * U + u, t, b) + hrec(u, t, b);
       }
       const Expr hh = act_expr(act, pre), z = acts(u, 0, t, b);
-      out(u, k, t, b) = mux(k, {z * hp(u, t, b) + (cast(ctx.type, 1) - z) * hh, z, acts(u, 1, t, b), hh, q(u, t, b)});
+      const Expr h = z * hp(u, t, b) + (cast(ctx.type, 1) - z) * hh;
+      out(u, k, t, b) = n.attrs.states_only ? h : mux(k, {h, z, acts(u, 1, t, b), hh, q(u, t, b)});
       ctx.stages[n.id] = {gates, acts, hp, q};
       if (!after) ctx.stages[n.id].push_back(hrec);
       return out;
@@ -844,17 +862,19 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> Recurrent::samples(ir::Op op) {
-  ir::Attrs keras, other;
+  ir::Attrs keras, other, states_only;
   other.activation = "relu";
   other.recurrent_activation = "hard_sigmoid";
+  states_only.states_only = true;
   switch (op) {
     case ir::Op::Lstm:
       return {{"zero initial state", {{"N", 4, 12}, {3, 12}}, keras},
               {"initial state, 17 units (vector tail)", {{"N", 3, 68}, {17, 68}, {"N", 17}, {"N", 17}}, keras},
               {"one step, relu / hard_sigmoid", {{"N", 1, 8}, {2, 8}}, other},
               {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras},
-              // 16 units: codegen packs the recurrent kernel (codegen/pack_weights.h)
-              {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras}};
+              // 16 units: codegen packs the recurrent kernel (codegen/scan_passes.h)
+              {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras},
+              {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false}};
     case ir::Op::SimpleRnn:
       return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
               {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
@@ -870,6 +890,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
     case ir::Op::Gru: {
       ir::Attrs after = keras, after_other = other;
       after.reset_after = after_other.reset_after = true;
+      ir::Attrs after_states = after;
+      after_states.states_only = true;
       return {{"reset_after, zero initial state", {{"N", 4, 9}, {3, 9}, {9}}, after},
               {"reset_after, initial state, 17 units, relu / hard_sigmoid", {{"N", 3, 51}, {17, 51}, {51}, {"N", 17}}, after_other},
               {"reset before the product, initial state", {{"N", 4, 9}, {3, 9}, {"N", 3}}, keras},
@@ -877,7 +899,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"reset before the product, 2 units, dynamic length", {{2, "N", 6}, {2, 6}}, keras},
               {"reset_after, 2 units, dynamic length", {{2, "N", 6}, {2, 6}, {6}}, after},
               {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after},
-              {"reset before the product, 16 units, packed", {{"N", 3, 48}, {16, 48}}, keras}};
+              {"reset before the product, 16 units, packed", {{"N", 3, 48}, {16, 48}}, keras},
+              {"reset_after, states only (inference)", {{"N", 4, 9}, {3, 9}, {9}}, after_states, false, 0, false}};
     }
     case ir::Op::GruGrad: {
       ir::Attrs after = keras;
@@ -982,6 +1005,10 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
 std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   if (!is_forward(n.op))
     throw Error(fmt::format("{} is not differentiable: second derivatives through a recurrent layer are not supported",
+                            ir::op_name(n.op)));
+  if (n.attrs.states_only)
+    throw Error(fmt::format("{} with states_only keeps no workspace and cannot be differentiated "
+                            "(codegen sets it only on graphs that are not differentiated)",
                             ir::op_name(n.op)));
   if (n.op == ir::Op::Gru) return gru_vjp(b, n, g);
   const Cell cell = cell_of(n.op);

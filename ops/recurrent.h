@@ -20,6 +20,6 @@ ScanAxis scan_axis(ir::Op op);
 
 // The operand a scan op reads its recurrent kernel from (r of the forward
 // cells, rᵀ of their backward ops), or -1 for other ops. It may be given as
-// pack_panels of the matrix (codegen/pack_weights.h).
+// pack_panels of the matrix (codegen/scan_passes.h).
 int recurrent_weight_operand(ir::Op op);
 }  // namespace brine::ops

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -127,6 +128,19 @@ TEST(Vjp, BackwardOnlyOpsRefuseSecondDerivatives) {
     Problem p = make_problem(op, s, 2, 3);
     EXPECT_BRINE_ERROR(ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt),
                        std::string(ir::op_name(op)) + " is not differentiable: second derivatives through a recurrent layer");
+  }
+}
+
+// Scans without a workspace (what codegen makes of an inference graph) say
+// why they have no VJP.
+TEST(Vjp, StatesOnlyScansRefuseToBeDifferentiated) {
+  for (const ir::Op op : {ir::Op::Lstm, ir::Op::Gru}) {
+    const std::vector<ops::OpSample> all = ops::samples(op);
+    const auto s = std::find_if(all.begin(), all.end(), [](const ops::OpSample& x) { return x.attrs.states_only; });
+    ASSERT_NE(s, all.end());
+    Problem p = make_problem(op, *s, 2, 3);
+    EXPECT_BRINE_ERROR(ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt),
+                       std::string(ir::op_name(op)) + " with states_only keeps no workspace and cannot be differentiated");
   }
 }
 

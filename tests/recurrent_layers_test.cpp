@@ -368,8 +368,9 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
 
 // Units that fill whole panels: codegen hands the scans their recurrent
 // kernels packed (the backward's transposed one packed from the kernel
-// itself, codegen/pack_weights.h). The compiled gradient graph, in double,
-// against the reference evaluation of the graph as written.
+// itself), and an inference graph's scans write their states only
+// (codegen/scan_passes.h). The compiled gradient and forward graphs, in
+// double, against the reference evaluation of the graphs as written.
 TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
   auto x = Input({"T", 5}, "x", DType::F64);
   auto seq = LSTM(16, {.return_sequences = true})(x);
@@ -381,6 +382,13 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
     if (n.op == ir::Op::PackPanels) ++(n.attrs.transpose_a ? transposed : packed);
   EXPECT_EQ(packed, 3);      // each forward scan's kernel
   EXPECT_EQ(transposed, 3);  // each backward scan's, the transpose folded in
+  // The same model for inference: its LSTM and GRU write their states only.
+  const ir::Graph forward_graph = Model({x}, {out}).graph();
+  Executable inference = compile(forward_graph, {.dtype = DType::F64});
+  int states_only = 0;
+  for (const ir::Node& n : inference.graph().nodes) states_only += n.attrs.states_only;
+  EXPECT_EQ(states_only, 2);
+  for (const ir::Node& n : exe.graph().nodes) EXPECT_FALSE(n.attrs.states_only) << "the backward reads the workspace";
   for (const int64_t T : {1, 6}) {
     SCOPED_TRACE(fmt::format("T = {}", T));
     const Tensor xv = test::random_tensor({3, T, 5}, DType::F64, 7, -1.0, 1.0);
@@ -391,6 +399,9 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
     const auto want = ir::evaluate(back, in, params);
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(test::close(got[i], want[i], 1e-9, 1e-9)) << back.outputs[i].name;
+    for (size_t i = 0; i < exe.params().size(); ++i) inference.set_param(exe.param_names()[i], exe.params()[i]);
+    const auto y = inference.forward({xv});
+    EXPECT_TRUE(test::close(y[0], ir::evaluate(forward_graph, in, params)[0], 1e-9, 1e-9));
   }
 }
 

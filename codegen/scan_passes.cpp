@@ -1,4 +1,4 @@
-#include "codegen/pack_weights.h"
+#include "codegen/scan_passes.h"
 
 #include <algorithm>
 #include <map>
@@ -70,5 +70,44 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
   ir::verify(out);
   return out;
 }
+
+ir::Graph drop_unread_workspaces(const ir::Graph& g) {
+  const auto consumers = g.consumers();
+  std::vector<bool> is_output(g.nodes.size(), false);
+  for (const ir::Output& o : g.outputs) is_output[o.node] = true;
+  // Whether everything read from node `id` (a scan's output, or a slice of
+  // it along the batch or time axes, such as the last step) lies in the
+  // first `states` slots; slice attrs are {axis, start, length}, slots axis 2.
+  const auto reads_only_states = [&](auto&& self, int id, int64_t states) -> bool {
+    if (is_output[id]) return false;
+    for (int c : consumers[id]) {
+      const ir::Node& user = g.node(c);
+      const auto& a = user.attrs.axes;
+      if (user.op != ir::Op::Slice || a.size() != 3) return false;
+      const bool slots = a[0] == 2 && a[1] >= 0 && a[1] + a[2] <= states;
+      if (!slots && !((a[0] == 0 || a[0] == 1) && self(self, c, states))) return false;
+    }
+    return true;
+  };
+  ir::Graph out = g;
+  const auto narrow = [&](auto&& self, int id, int64_t states) -> void {
+    out.node(id).type.shape[2] = states;
+    for (int c : consumers[id])
+      if (g.node(c).attrs.axes[0] != 2) self(self, c, states);
+  };
+  bool changed = false;
+  for (const ir::Node& n : g.nodes) {
+    if ((n.op != ir::Op::Lstm && n.op != ir::Op::Gru) || n.attrs.states_only) continue;
+    const int64_t states = n.op == ir::Op::Lstm ? 2 : 1;
+    if (!reads_only_states(reads_only_states, n.id, states)) continue;
+    out.node(n.id).attrs.states_only = true;
+    narrow(narrow, n.id, states);
+    changed = true;
+  }
+  if (changed) ir::verify(out);
+  return out;
+}
+
+ir::Graph prepare_scans(const ir::Graph& g) { return pack_scan_weights(drop_unread_workspaces(g)); }
 
 }  // namespace brine::codegen

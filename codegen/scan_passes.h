@@ -1,0 +1,34 @@
+// Codegen passes over the scan ops (the recurrent cells), applied to a graph
+// before fusion by the JIT, the AOT emitter, the listings and brinec's fused
+// views. Both rewrite the graph into an equivalent one; inputs, parameters
+// and outputs keep their order and names, and the result is verified.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace brine::codegen {
+
+// Panels of this many columns: a multiple of every vector width brine
+// targets (AVX2 and AVX-512, float and double).
+constexpr int kPanelWidth = 16;
+
+// Each scan op's recurrent kernel handed to it as column panels
+// (pack_panels), packed once per call, when its units are a multiple of the
+// panel width. A step's matmul reads a tile's slice of the kernel: 256 rows
+// by 32 columns for lstm256, each row 4 KiB from the next in a (256, 1024)
+// matrix, so every row of the slice was in another page and the slice kept
+// leaving L1. As panels the slice is contiguous (lstm256's forward scan:
+// 6.4 -> 5.1 ms). The backward's transposed kernel (a transpose feeding the
+// scan) is packed from the kernel itself, the transpose folded into the
+// packing; a transpose left without consumers is dropped.
+ir::Graph pack_scan_weights(const ir::Graph& g);
+
+// lstm and gru nodes whose gate workspace nobody reads (every consumer
+// slices states out of the output: an inference graph) get states_only and
+// write only their states per step: 2 of LSTM's 6 slots, 1 of GRU's 5.
+ir::Graph drop_unread_workspaces(const ir::Graph& g);
+
+// Both passes.
+ir::Graph prepare_scans(const ir::Graph& g);
+
+}  // namespace brine::codegen
