@@ -132,8 +132,14 @@ void Reduce::schedule(codegen::ScheduleCtx& s) {
   }
   const ir::Shape& in_shape = s.lower.in_type(s.anchor, 0).shape;
   const int v0 = s.vector_width;
-  if (rank == 1 && s.anchor.op == ir::Op::ReduceSum && in_shape.size() >= 2 && in_shape.back().is_static() &&
-      in_shape.back().size % v0 == 0 && s.anchor.type.shape[0] == in_shape.back()) {
+  std::vector<int64_t> leading_axes;
+  for (size_t a = 0; a + 1 < in_shape.size(); ++a) leading_axes.push_back(static_cast<int64_t>(a));
+  std::vector<int64_t> axes = s.anchor.attrs.axes;
+  for (int64_t& a : axes)
+    if (a < 0) a += static_cast<int64_t>(in_shape.size());
+  std::sort(axes.begin(), axes.end());
+  if (rank == 1 && s.anchor.op == ir::Op::ReduceSum && !leading_axes.empty() && axes == leading_axes &&
+      in_shape.back().is_static() && in_shape.back().size % v0 == 0) {
     // Column sums (a bias gradient: every axis but the last). One column
     // vector at a time read the input with a stride of a row, once per
     // vector: 1.7 ms for lstm256's (64, 50, 1024). Here the rows stream in
