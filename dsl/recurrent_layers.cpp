@@ -24,9 +24,9 @@ Expr RecurrentLayer::operator()(const Expr& x, const std::vector<Expr>& initial_
 }
 
 LSTM::LSTM(int64_t units, LSTMOptions options, Loc loc)
-    : RecurrentLayer("LSTM", options.name, loc, units,
-                     {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
-      opt_(std::move(options)) {}
+    : RecurrentCell("LSTM", loc, units,
+                    {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}},
+                    options) {}
 
 std::vector<Expr> RecurrentLayer::run(const Recurrence& R, const Expr& x, const std::vector<Expr>& initial_state) const {
   if (!x.defined()) fail("the input tensor is undefined");
@@ -38,13 +38,13 @@ std::vector<Expr> RecurrentLayer::run(const Recurrence& R, const Expr& x, const 
   const Shape state_shape{x.shape()[0], units_};
   if (!initial_state.empty()) {
     std::vector<std::string> got;
-    bool ok = static_cast<int64_t>(initial_state.size()) == R.states;
+    bool ok = static_cast<int>(initial_state.size()) == state_count();
     for (const Expr& s : initial_state) {
       got.push_back(s.defined() ? ir::shape_str(s.shape()) : "undefined");
       ok = ok && s.defined() && s.shape() == state_shape && s.dtype() == x.dtype();
     }
     if (!ok)
-      fail(fmt::format("initial_state must be [{}], each of shape {}; got [{}]", R.states == 2 ? "h, c" : "h",
+      fail(fmt::format("initial_state must be [{}], each of shape {}; got [{}]", state_count() == 2 ? "h, c" : "h",
                        ir::shape_str(state_shape), fmt::join(got, ", ")));
   }
   const int64_t G = R.gates * units_;
@@ -87,7 +87,7 @@ std::vector<Expr> RecurrentLayer::run(const Recurrence& R, const Expr& x, const 
   const Expr h = reshape(slice(last, 2, 0), state_shape);
   std::vector<Expr> out{R.return_sequences ? reshape(slice(y, 2, 0), {x.shape()[0], x.shape()[1], units_}) : h};
   if (R.return_state)
-    for (int64_t s = 0; s < R.states; ++s) out.push_back(s == 0 ? h : reshape(slice(last, 2, s), state_shape));
+    for (int s = 0; s < state_count(); ++s) out.push_back(s == 0 ? h : reshape(slice(last, 2, s), state_shape));
   return out;
 }
 
@@ -95,7 +95,7 @@ std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_sta
   ir::Attrs cell;
   cell.activation = opt_.activation;
   cell.recurrent_activation = opt_.recurrent_activation;
-  const Recurrence r{4, 2, ir::Op::Lstm, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{4, ir::Op::Lstm, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, opt_.unit_forget_bias ? "unit_forget_bias" : "zeros", cell};
   return run(r, x, initial_state);
 }
@@ -103,13 +103,12 @@ std::vector<Expr> LSTM::call(const Expr& x, const std::vector<Expr>& initial_sta
 // --------------------------------------------------------------- SimpleRNN
 
 SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options, Loc loc)
-    : RecurrentLayer("SimpleRNN", options.name, loc, units, {{options.activation, "activation"}}),
-      opt_(std::move(options)) {}
+    : RecurrentCell("SimpleRNN", loc, units, {{options.activation, "activation"}}, options) {}
 
 std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
   cell.activation = opt_.activation;
-  const Recurrence r{1, 1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{1, ir::Op::SimpleRnn, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, "zeros", cell};
   return run(r, x, initial_state);
 }
@@ -117,41 +116,21 @@ std::vector<Expr> SimpleRNN::call(const Expr& x, const std::vector<Expr>& initia
 // --------------------------------------------------------------------- GRU
 
 GRU::GRU(int64_t units, GRUOptions options, Loc loc)
-    : RecurrentLayer("GRU", options.name, loc, units,
-                     {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}}),
-      opt_(std::move(options)) {}
+    : RecurrentCell("GRU", loc, units,
+                    {{options.activation, "activation"}, {options.recurrent_activation, "recurrent_activation"}},
+                    options) {}
 
 std::vector<Expr> GRU::call(const Expr& x, const std::vector<Expr>& initial_state, Loc) const {
   ir::Attrs cell;
   cell.activation = opt_.activation;
   cell.recurrent_activation = opt_.recurrent_activation;
   cell.reset_after = opt_.reset_after;
-  const Recurrence r{3, 1, ir::Op::Gru, opt_.use_bias, opt_.return_sequences, opt_.return_state,
+  const Recurrence r{3, ir::Op::Gru, opt_.use_bias, opt_.return_sequences, opt_.return_state,
                      opt_.go_backwards, "zeros", cell, opt_.reset_after};
   return run(r, x, initial_state);
 }
 
 // --------------------------------------------------------------- Bidirectional
-
-namespace {
-template <class L, class Options>
-std::shared_ptr<RecurrentLayer> mirrored(int64_t units, Options o, bool flip, const std::string& name,
-                                         const std::source_location& loc) {
-  o.go_backwards = o.go_backwards != flip;
-  o.name = name;
-  return std::make_shared<L>(units, o, loc);
-}
-}  // namespace
-
-std::shared_ptr<RecurrentLayer> LSTM::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
-  return mirrored<LSTM>(units_, opt_, flip, name, loc);
-}
-std::shared_ptr<RecurrentLayer> SimpleRNN::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
-  return mirrored<SimpleRNN>(units_, opt_, flip, name, loc);
-}
-std::shared_ptr<RecurrentLayer> GRU::mirror(bool flip, const std::string& name, const std::source_location& loc) const {
-  return mirrored<GRU>(units_, opt_, flip, name, loc);
-}
 
 Bidirectional::Bidirectional(const RecurrentLayer& layer, std::string merge_mode, std::string name, Loc loc)
     : Layer("Bidirectional", std::move(name), loc),

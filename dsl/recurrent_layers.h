@@ -48,7 +48,7 @@ class RecurrentLayer : public Layer {
   // What a cell's call() passes to run(): its op and shapes, the outputs
   // asked for, and the cell's attributes.
   struct Recurrence {
-    int64_t gates, states;
+    int64_t gates;
     ir::Op op;
     bool use_bias, return_sequences, return_state, go_backwards;
     std::string bias_init;
@@ -65,6 +65,29 @@ class RecurrentLayer : public Layer {
   mutable Expr kernel_, recurrent_kernel_, bias_;  // made on the first call, shared by later calls
 };
 
+// The part of LSTM, SimpleRNN and GRU that only differs by their options
+// type and state count: the options, and the copy Bidirectional makes.
+template <class Self, class Options, int States>
+class RecurrentCell : public RecurrentLayer {
+ public:
+  const Options& options() const { return opt_; }
+  bool return_sequences() const override { return opt_.return_sequences; }
+  int state_count() const override { return States; }
+  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
+                                         const std::source_location& loc) const override {
+    Options o = opt_;
+    o.go_backwards = o.go_backwards != flip;
+    o.name = name;
+    return std::make_shared<Self>(units_, o, loc);
+  }
+
+ protected:
+  RecurrentCell(std::string type, const std::source_location& loc, int64_t units,
+                std::vector<std::pair<std::string, const char*>> activations, Options options)
+      : RecurrentLayer(std::move(type), options.name, loc, units, std::move(activations)), opt_(std::move(options)) {}
+  Options opt_;
+};
+
 struct LSTMOptions {
   std::string activation = "tanh";               // tanh, sigmoid, hard_sigmoid, relu, linear
   std::string recurrent_activation = "sigmoid";  // the gates'
@@ -76,21 +99,14 @@ struct LSTMOptions {
   std::string name;
 };
 
-class LSTM : public RecurrentLayer {
+class LSTM : public RecurrentCell<LSTM, LSTMOptions, 2> {
  public:
   LSTM(int64_t units, LSTMOptions options = {}, BRINE_HERE);
   using RecurrentLayer::operator();
   // The output (see return_sequences), or with return_state {output, h, c}.
   // initial_state: {h0, c0}, each (N, units).
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
-  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
-                                         const std::source_location& loc) const override;
-  bool return_sequences() const override { return opt_.return_sequences; }
-  int state_count() const override { return 2; }
-  const LSTMOptions& options() const { return opt_; }
 
- private:
-  LSTMOptions opt_;
 };
 
 struct SimpleRNNOptions {
@@ -105,19 +121,13 @@ struct SimpleRNNOptions {
 // SimpleRNN: h_t = activation(x_t · kernel + bias + h_{t-1} · recurrent_kernel);
 // kernel (features, units) glorot uniform, recurrent_kernel (units, units)
 // orthogonal, bias zeros.
-class SimpleRNN : public RecurrentLayer {
+class SimpleRNN : public RecurrentCell<SimpleRNN, SimpleRNNOptions, 1> {
  public:
   SimpleRNN(int64_t units, SimpleRNNOptions options = {}, BRINE_HERE);
   using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
-  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
-                                         const std::source_location& loc) const override;
-  bool return_sequences() const override { return opt_.return_sequences; }
-  int state_count() const override { return 1; }
 
- private:
-  SimpleRNNOptions opt_;
 };
 
 struct GRUOptions {
@@ -137,19 +147,13 @@ struct GRUOptions {
 // the kernel's column blocks z, r, h. kernel (features, 3·units) glorot
 // uniform, recurrent_kernel (units, 3·units) orthogonal, bias zeros of
 // (2, 3·units) (input and recurrent rows) with reset_after, else (3·units).
-class GRU : public RecurrentLayer {
+class GRU : public RecurrentCell<GRU, GRUOptions, 1> {
  public:
   GRU(int64_t units, GRUOptions options = {}, BRINE_HERE);
   using RecurrentLayer::operator();
   // {output} or, with return_state, {output, h}. initial_state: {h0}.
   std::vector<Expr> call(const Expr& x, const std::vector<Expr>& initial_state = {}, BRINE_HERE) const override;
-  std::shared_ptr<RecurrentLayer> mirror(bool flip, const std::string& name,
-                                         const std::source_location& loc) const override;
-  bool return_sequences() const override { return opt_.return_sequences; }
-  int state_count() const override { return 1; }
 
- private:
-  GRUOptions opt_;
 };
 
 // Bidirectional(LSTM / GRU / SimpleRNN(...), merge_mode): Keras's wrapper. A
