@@ -498,6 +498,16 @@ Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
   f(c, k) = ctx.in(n, i)(c % w, k, c / w);
   return f;
 }
+// A backward step's matmul: dL/dh_{t-1}(i) = Σ_{g, u} rᵀ(i, g·U + u) dz(u, g)
+// over the cell's `gates` blocks. The schedule tiles its update.
+void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
+                     const Halide::Expr& zero) {
+  using namespace Halide;
+  Var i("i"), t("t"), b("b");
+  RDom rj(0, U, 0, gates, "rj");
+  dhp(i, t, b) = zero;
+  dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+}
 }  // namespace
 
 // Halide dims are the IR axes reversed: y(u, slot, t, b), z(j, t, b),
@@ -614,9 +624,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       dz(u, g, t, b) = mux(g, {(dh(u, t, b) * (hpu - Y(kGhh, u)) + G(kGz, u)) * act_grad_expr(ract, Y(kGz, u)),
                                dr * act_grad_expr(ract, Y(kGr, u)),
                                after ? dah(u, t, b) * Y(kGr, u) + G(kGq, u) : zero});
-      RDom rj(0, U, 0, after ? 3 : 2, "rj");
-      dhp(i, t, b) = zero;
-      dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+      previous_h_grad(dhp, rt, dz, U, after ? 3 : 2, zero);
       Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b);
       if (!after) prev += dq(u, t, b) * Y(kGr, u);
       out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), after ? dz(u, 2, t, b) : dah(u, t, b), prev});
@@ -626,23 +634,21 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     }
     case ir::Op::SimpleRnnGrad: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "simple_rnn_grad lowered outside a scan kernel");
-      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
       Func dh(codegen::func_name(n, "_dh")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
       dh(u, t, b) = gy(u, kH, t, b) + select(t + 1 >= T, zero, ctx.self(u, 1, min(t + 1, T - 1), b));
       dz(u, g, t, b) = dh(u, t, b) * act_grad_expr(act, y(u, kH, t, b));
-      RDom rj(0, U, 0, 1, "rj");
-      dhp(i, t, b) = zero;
-      dhp(i, t, b) += rt(i, rj.x) * dz(rj.x, rj.y, t, b);
+      previous_h_grad(dhp, rt, dz, U, 1, zero);
       out(u, k, t, b) = select(k == 0, dz(u, 0, t, b), dhp(u, t, b));
       ctx.stages[n.id] = {dhp, dz, dh};
       return out;
     }
     case ir::Op::LstmGrad: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "lstm_grad lowered outside a scan kernel");
-      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
+      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
@@ -663,9 +669,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
                                (dc(u, t, b) * cprev + G(kF)) * act_grad_expr(ract, Y(kF)),
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
-      RDom rj(0, U, 0, 4, "rj");
-      dhp(i, t, b) = zero;
-      dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+      previous_h_grad(dhp, rt, dz, U, 4, zero);
       out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), k == kDhPrev, dhp(u, t, b), dc(u, t, b) * Y(kF));
       ctx.stages[n.id] = {dhp, dz, dc};
       return out;
