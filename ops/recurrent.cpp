@@ -187,12 +187,10 @@ int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
       if (matrix_shape(in[0]) != gates_t)
         fail(fmt::format("the transposed recurrent kernel must be {}", ir::shape_str(gates_t)));
       if (in[2].shape != seq.shape) {
-        // lstm_grad also takes the adjoint of h alone (1 slot), the others zero.
+        // The adjoint of h alone (1 slot), the others zero: see h_adjoint().
         ir::Shape h_only = seq.shape;
         h_only[2] = 1;
-        if (n.op != ir::Op::LstmGrad || in[2].shape != h_only)
-          fail(n.op == ir::Op::LstmGrad ? "the adjoint must have y's shape, or y's with one slot (h alone)"
-                                        : "the adjoint must have y's shape");
+        if (in[2].shape != h_only) fail("the adjoint must have y's shape, or y's with one slot (h alone)");
       }
       break;
     default:
@@ -434,7 +432,9 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
       for (int64_t b = 0; b < N; ++b)
         for (int64_t t = T - 1; t >= 0; --t) {
           const auto Y = [&](int k, int64_t u) { return y.data[s.at(b, t, k, u)]; };
-          const auto G = [&](int k, int64_t u) { return gy.data[s.at(b, t, k, u)]; };
+          const auto G = [&](int k, int64_t u) {
+            return gy.shape[2] == 1 ? (k == kH ? gy.data[(b * T + t) * U + u] : 0.0) : gy.data[s.at(b, t, k, u)];
+          };
           const auto hp = [&](int64_t u) {
             return t > 0 ? y.data[s.at(b, t - 1, kH, u)] : h0 ? h0->data[b * U + u] : 0.0;
           };
@@ -604,8 +604,9 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const size_t base = 3;
       const bool state = n.inputs.size() > base;
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+      const bool h_only = ctx.in_type(n, 2).shape[2] == ir::Dim(1);  // see h_adjoint()
       const auto Y = [&](int s, Expr x) { return y(x, s, t, b); };
-      const auto G = [&](int s, Expr x) { return gy(x, s, t, b); };
+      const auto G = [&](int s, Expr x) { return h_only && s != kH ? zero : Expr(gy(x, s, t, b)); };
       const Expr hpu = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
       Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah")), dq(codegen::func_name(n, "_dq")),
           dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
@@ -616,7 +617,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         dr = dah(u, t, b) * Y(kGq, u) + G(kGr, u);
       } else {
         RDom rq(0, U, "rq");
-        dq(i, t, b) = gy(i, kGq, t, b);
+        dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, b));
         dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
         dr = dq(u, t, b) * hpu + G(kGr, u);
       }
@@ -918,7 +919,9 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                                  // vector_exp's last bit) past any tolerance over that many steps.
                                  {"reset before the product, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, keras},
                                  {"reset_after, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, after},
-                                 {"reset before the product, 16 units, packed", {{48, 16}, {"N", 3, 5, 16}, {"N", 3, 5, 16}}, keras}};
+                                 {"reset before the product, 16 units, packed", {{48, 16}, {"N", 3, 5, 16}, {"N", 3, 5, 16}}, keras},
+                                 {"reset before the product, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}, {"N", 3}}, keras},
+                                 {"reset_after, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}}, after}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -952,6 +955,16 @@ namespace {
 //   reset_after:  drec = (da_z, da_r, da_h ⊙ r): dr = Σ h_{t-1}ᵀ drec, drb = Σ drec
 //   reset before: dr = (Σ h_{t-1}ᵀ (da_z, da_r) | Σ (r ⊙ h_{t-1})ᵀ da_h)
 //   dh0 = d[:, 0, 4]
+// The adjoint a backward scan takes: when only h (slot 0) has one (the
+// layer's outputs are h: the usual case), that slot alone rather than padded
+// with zeros to every slot, which cost a kernel writing them and the scan
+// reading them. The backward ops read a one-slot adjoint as h's.
+int h_adjoint(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  const ir::Node& gn = b.graph().node(g);
+  const bool h_only = gn.op == ir::Op::Unslice && gn.inputs[1] == n.id && gn.attrs.axes == std::vector<int64_t>{2, 0, 1};
+  return h_only ? gn.inputs[0] : g;
+}
+
 std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const bool after = n.attrs.reset_after;
   const bool has_rb = after && n.inputs.size() > 2 && b.shape(n.inputs[2]).size() == 1;
@@ -960,13 +973,7 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const int zx = n.inputs[0], r = n.inputs[1];
   const ir::Shape zs = b.shape(zx);
   const int64_t U = b.shape(r)[0].size;
-  // When only h (slot 0) has an adjoint (the layer's outputs are h; the
-  // usual case), lstm_grad takes it alone rather than padded with zeros to
-  // all six slots, which cost a kernel writing them and the scan reading them.
-  const ir::Node& gn = b.graph().node(g);
-  const bool h_only = n.op == ir::Op::Lstm && gn.op == ir::Op::Unslice && gn.inputs[1] == n.id &&
-                      gn.attrs.axes == std::vector<int64_t>{2, 0, 1};
-  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_only ? gn.inputs[0] : g};
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_adjoint(b, n, g)};
   if (state) grad_in.push_back(n.inputs[base]);
   const int d = b.op(ir::Op::GruGrad, grad_in, n.attrs);
   const int dzx = b.reshape(b.slice(d, 2, 0, 3), zs);
@@ -1018,13 +1025,7 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const Cell cell = cell_of(n.op);
   const int z = n.inputs[0], r = n.inputs[1];
   const bool state = n.inputs.size() > 2;
-  // When only h (slot 0) has an adjoint (the layer's outputs are h; the
-  // usual case), lstm_grad takes it alone rather than padded with zeros to
-  // all six slots, which cost a kernel writing them and the scan reading them.
-  const ir::Node& gn = b.graph().node(g);
-  const bool h_only = n.op == ir::Op::Lstm && gn.op == ir::Op::Unslice && gn.inputs[1] == n.id &&
-                      gn.attrs.axes == std::vector<int64_t>{2, 0, 1};
-  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_only ? gn.inputs[0] : g};
+  std::vector<int> grad_in{b.transpose(r, {1, 0}), n.id, h_adjoint(b, n, g)};
   for (size_t i = 2; i < n.inputs.size(); ++i) grad_in.push_back(n.inputs[i]);
   const int d = b.op(n.op == ir::Op::Lstm ? ir::Op::LstmGrad : ir::Op::SimpleRnnGrad, grad_in, n.attrs);
   const int dz = b.reshape(b.slice(d, 2, 0, cell.gates), b.shape(z));
