@@ -4,9 +4,26 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <optional>
+
+#include "codegen/views.h"
+
 namespace brine::codegen {
 
 using ir::FusionKind;
+
+namespace {
+
+// Every reshape read from `id` (transitively) can be read in place.
+bool reshapes_in_place(const ir::Graph& g, const std::vector<std::vector<int>>& consumers, const StrideProbe& probe,
+                       int id) {
+  for (int c : consumers[id])
+    if (g.node(c).op == ir::Op::Reshape && (!probe.strides(c) || !reshapes_in_place(g, consumers, probe, c)))
+      return false;
+  return true;
+}
+
+}  // namespace
 
 Partition fuse(const ir::Graph& g) {
   const auto consumers = g.consumers();
@@ -65,6 +82,25 @@ Partition fuse(const ir::Graph& g) {
     group_of[n.id] = join;
   }
 
+  // A slice that is a kernel of its own (a copy) becomes a view when it and
+  // the reshapes of it can be read in place, checked with two sets of probe
+  // sizes (they are also the strides the kernels reading it are told).
+  std::vector<bool> view(g.nodes.size(), false);
+  for (const ir::Node& n : g.nodes) view[n.id] = ir::op_info(n.op).kind == FusionKind::View;
+  const StrideProbe probe(g, view, 1000003), other_probe(g, view, 2000003);
+  for (KernelGroup& k : groups) {
+    if (k.nodes.size() != 1 || g.node(k.anchor).op != ir::Op::Slice) continue;
+    const ir::Node& n = g.node(k.anchor);
+    if (g.node(n.inputs[0]).op == ir::Op::Constant) continue;
+    view[n.id] = true;
+    if (reshapes_in_place(g, consumers, probe, n.id) && reshapes_in_place(g, consumers, other_probe, n.id)) {
+      group_of[n.id] = -1;
+      k = {};
+    } else {
+      view[n.id] = false;
+    }
+  }
+
   // Execution order: by tail. A kernel's inputs are tails of kernels with
   // lower tail ids (or leaves and views), so this order is topological.
   std::vector<int> order;
@@ -73,6 +109,7 @@ Partition fuse(const ir::Graph& g) {
   std::sort(order.begin(), order.end(), [&](int a, int b) { return groups[a].tail < groups[b].tail; });
   Partition p;
   p.kernel_of.assign(g.nodes.size(), -1);
+  p.view = view;
   for (int gi : order) {
     KernelGroup k = groups[gi];
     const int idx = static_cast<int>(p.kernels.size());
@@ -82,6 +119,13 @@ Partition fuse(const ir::Graph& g) {
         if (group_of[in] != gi && g.node(in).op != ir::Op::Constant &&
             std::find(k.inputs.begin(), k.inputs.end(), in) == k.inputs.end())
           k.inputs.push_back(in);
+    for (int in : k.inputs) {
+      const std::vector<int64_t> a = *probe.strides(in), b = *other_probe.strides(in);
+      std::vector<int64_t> s;
+      if (a != StrideProbe::dense(probe.extents(in)))
+        for (size_t d = 0; d < a.size(); ++d) s.push_back(a[d] == b[d] ? a[d] : -1);
+      k.input_strides.push_back(std::move(s));
+    }
     p.kernels.push_back(std::move(k));
   }
   return p;
@@ -99,7 +143,7 @@ std::string print_fused(const ir::Graph& g, const Partition& p) {
                        fmt::join(ins, ", "), kg.tail, ir::type_str(g.node(kg.tail).type), fmt::join(ops, " -> "));
   }
   for (const ir::Node& n : g.nodes)
-    if (ir::op_info(n.op).kind == FusionKind::View)
+    if (p.view[n.id])
       out += fmt::format("view %{} = {}(%{}) : {}\n", n.id, ir::op_name(n.op), n.inputs[0], ir::type_str(n.type));
   return out;
 }

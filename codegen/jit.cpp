@@ -9,6 +9,7 @@
 #include "codegen/scan_passes.h"
 #include "codegen/program.h"
 #include "ir/verify.h"
+#include "runtime/thread_pool.h"
 
 namespace brine {
 
@@ -38,6 +39,12 @@ int run_jit_kernel(void* ctx, void** args) {
     fmt::print(stderr, "brine: JIT kernel failed: {}\n", e.what());
     return -1;
   }
+}
+
+// Halide's JIT passes its own context type; the pool only forwards it.
+int jit_parallel_for(Halide::JITUserContext* uc, int (*f)(Halide::JITUserContext*, int, uint8_t*), int min, int size,
+                     uint8_t* closure) {
+  return rt::parallel_for(uc, reinterpret_cast<rt::ParallelTask>(f), min, size, closure);
 }
 
 std::mutex cache_mutex;
@@ -83,6 +90,7 @@ Executable compile(const ir::Graph& source, const CompileOptions& options) {
       try {
         codegen::KernelSource src = codegen::build_kernel(g, kg, name, options.dtype, policy, target);
         jk = std::make_shared<JitKernel>(JitKernel{src.pipeline, src.inputs, target});
+        jk->pipeline.jit_handlers().custom_do_par_for = jit_parallel_for;
         jk->pipeline.compile_jit(target);
       } catch (const Halide::CompileError& e) {
         throw Error(fmt::format("kernel {} ({}) cannot be compiled with schedule '{}': Halide says: {}", name,

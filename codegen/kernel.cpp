@@ -49,8 +49,10 @@ namespace {
 // (so strides are products of extents), zero-based, and static extents where
 // the IR knows them. Known extents and strides let the schedules resolve
 // their specializations at compile time.
+// A view read in place (`strides` given, outermost first, see KernelGroup)
+// has its base's strides instead: the static ones are set, the others free.
 template <typename B>
-void constrain(B buf, const ir::Shape& shape, LowerCtx* ctx) {
+void constrain(B buf, const ir::Shape& shape, LowerCtx* ctx, const std::vector<int64_t>& strides = {}) {
   const int rank = static_cast<int>(shape.size());
   Expr stride = 1;
   for (int d = 0; d < rank; ++d) {
@@ -58,7 +60,8 @@ void constrain(B buf, const ir::Shape& shape, LowerCtx* ctx) {
     buf.dim(d).set_min(0);
     if (dim.is_static()) buf.dim(d).set_extent(static_cast<int>(dim.size));
     else if (ctx && !ctx->symbol_extents.count(dim.sym)) ctx->symbol_extents[dim.sym] = buf.dim(d).extent();
-    buf.dim(d).set_stride(stride);
+    if (strides.empty()) buf.dim(d).set_stride(stride);
+    else if (const int64_t s = strides[rank - 1 - d]; s >= 0) buf.dim(d).set_stride(static_cast<int>(s));
     stride = d == 0 ? buf.dim(0).extent() : stride * buf.dim(d).extent();
   }
 }
@@ -102,7 +105,7 @@ KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::s
   for (size_t i = 0; i < k.inputs.size(); ++i) {
     const ir::Node& in = g.node(k.inputs[i]);
     ImageParam ip(ctx.type, in.type.rank(), fmt::format("in{}_{}", i, c_identifier(in.attrs.name.empty() ? "v" + std::to_string(in.id) : in.attrs.name)));
-    constrain(ip, in.type.shape, &ctx);
+    constrain(ip, in.type.shape, &ctx, k.input_strides.empty() ? std::vector<int64_t>{} : k.input_strides[i]);
     ctx.funcs[in.id] = Func(ip);
     ks.inputs.push_back(ip);
     input_shapes.push_back(in.type.shape);
@@ -187,7 +190,9 @@ std::string kernel_key(const ir::Graph& g, const KernelGroup& k, DType dtype, Po
   std::map<int, int> local;
   for (int in : k.inputs) local[in] = -1 - static_cast<int>(local.size());
   std::string key = fmt::format("{} {} {}\n", dtype_name(dtype), policy_name(policy), target.to_string());
-  for (int in : k.inputs) key += fmt::format("arg {}\n", ir::type_str(g.node(in).type));
+  for (size_t i = 0; i < k.inputs.size(); ++i)
+    key += fmt::format("arg {} strides [{}]\n", ir::type_str(g.node(k.inputs[i]).type),
+                       i < k.input_strides.size() ? fmt::format("{}", fmt::join(k.input_strides[i], ",")) : "");
   for (int id : k.nodes) {
     const ir::Node& n = g.node(id);
     std::vector<std::string> args;

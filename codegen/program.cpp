@@ -4,6 +4,7 @@
 #include <cctype>
 #include <fmt/format.h>
 
+#include "codegen/views.h"
 #include "ops/recurrent.h"
 
 namespace brine::codegen {
@@ -41,6 +42,7 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
     if (p.kernel_of[id] >= 0 && p.kernels[p.kernel_of[id]].tail == id && output_of[id] < 0)
       output_of[id] = static_cast<int>(o);
   }
+  const StrideProbe probe(g, p.view, 1000003);
   std::vector<int> buffer_of(g.nodes.size(), -1);
   int n_inputs = 0, n_params = 0;
   for (const ir::Node& n : g.nodes) {
@@ -53,13 +55,21 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
       b.kind = rt::BufferKind::Param;
       b.index = n_params++;
       b.init = n.attrs.init;
-    } else if (ir::op_info(n.op).kind == ir::FusionKind::View) {
+    } else if (p.view[n.id]) {
       const int base = buffer_of[n.inputs[0]];
       if (base < 0)
         throw Error(fmt::format("{}: a reshape of a constant is not supported; reshape the value it is combined with",
                                 g.describe(n.id)));
       b.kind = rt::BufferKind::View;
       b.index = base;
+      if (n.op == ir::Op::Slice) {  // attrs.axes = {axis, start, length}
+        b.slice_axis = static_cast<int32_t>(n.attrs.axes[0] < 0 ? n.attrs.axes[0] + n.type.rank() : n.attrs.axes[0]);
+        b.slice_start = n.attrs.axes[1];
+      } else {
+        const auto recipe = probe.reshape_recipe(n.id);
+        BRINE_CHECK_INTERNAL(recipe.has_value(), g.describe(n.id) + " is a view without strides");
+        b.strides_from = *recipe;
+      }
     } else if (k >= 0 && p.kernels[k].tail == n.id) {
       if (output_of[n.id] >= 0) {
         b.kind = rt::BufferKind::Output;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <fmt/format.h>
 
 namespace brine::rt {
@@ -19,6 +20,68 @@ std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
   return out;
 }
 
+std::optional<std::vector<int32_t>> reshape_recipe(std::span<const int64_t> extents,
+                                                   std::span<const int64_t> strides,
+                                                   std::span<const int64_t> shape) {
+  // Axes of extent 1 have no say in the layout.
+  std::vector<int64_t> oe, os;
+  std::vector<int32_t> axis;
+  for (size_t i = 0; i < extents.size(); ++i)
+    if (extents[i] != 1) {
+      oe.push_back(extents[i]);
+      os.push_back(strides[i]);
+      axis.push_back(static_cast<int32_t>(i));
+    }
+  std::vector<int32_t> recipe(2 * shape.size(), -1);
+  size_t oi = 0, ni = 0;
+  while (ni < shape.size() && oi < oe.size()) {
+    // The smallest runs of old axes [oi, oj) and new axes [ni, nj) of equal size.
+    size_t oj = oi + 1, nj = ni + 1;
+    int64_t op = oe[oi], np = shape[ni];
+    while (np != op) {
+      if (np < op) {
+        if (nj == shape.size()) return std::nullopt;
+        np *= shape[nj++];
+      } else {
+        if (oj == oe.size()) return std::nullopt;
+        op *= oe[oj++];
+      }
+    }
+    for (size_t k = oi; k + 1 < oj; ++k)
+      if (os[k] != oe[k + 1] * os[k + 1]) return std::nullopt;
+    for (size_t k = ni; k < nj; ++k) {  // stride: the run's last old axis's, times the new axes inside it
+      recipe[2 * k] = axis[oj - 1];
+      recipe[2 * k + 1] = static_cast<int32_t>(nj);
+    }
+    ni = nj;
+    oi = oj;
+  }
+  if (oi != oe.size()) return std::nullopt;
+  for (; ni < shape.size(); ++ni)
+    if (shape[ni] != 1) return std::nullopt;
+  return recipe;
+}
+
+std::vector<int64_t> apply_reshape_recipe(std::span<const int32_t> recipe, std::span<const int64_t> strides,
+                                          std::span<const int64_t> shape) {
+  std::vector<int64_t> out(shape.size(), 1);
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (recipe[2 * k] < 0) continue;  // a trailing unit axis
+    int64_t s = strides[recipe[2 * k]];
+    for (int32_t m = static_cast<int32_t>(k) + 1; m < recipe[2 * k + 1]; ++m) s *= shape[m];
+    out[k] = s;
+  }
+  return out;
+}
+
+std::optional<std::vector<int64_t>> reshaped_strides(std::span<const int64_t> extents,
+                                                     std::span<const int64_t> strides,
+                                                     std::span<const int64_t> shape) {
+  const auto recipe = reshape_recipe(extents, strides, shape);
+  if (!recipe) return std::nullopt;
+  return apply_reshape_recipe(*recipe, strides, shape);
+}
+
 std::string spec_shape_string(const ProgramSpec& p, const std::vector<DimSpec>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -28,11 +91,38 @@ std::string spec_shape_string(const ProgramSpec& p, const std::vector<DimSpec>& 
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
+namespace {
+
+// Copies a buffer into a dense one of the same extents; the source may be a
+// strided view. Innermost runs that are contiguous in both go by memcpy.
+void copy_elements(const halide_buffer_t& from, const halide_buffer_t& to) {
+  const size_t elem = (from.type.bits + 7) / 8;
+  const int rank = from.dimensions;
+  std::function<void(int, const uint8_t*, uint8_t*)> copy = [&](int d, const uint8_t* src, uint8_t* dst) {
+    const halide_dimension_t &fd = from.dim[d], &td = to.dim[d];
+    if (d == 0 && fd.stride == 1 && td.stride == 1) {
+      std::memcpy(dst, src, fd.extent * elem);
+      return;
+    }
+    for (int32_t i = 0; i < fd.extent; ++i) {
+      const uint8_t* s = src + int64_t{i} * fd.stride * elem;
+      uint8_t* t = dst + int64_t{i} * td.stride * elem;
+      if (d == 0) std::memcpy(t, s, elem);
+      else copy(d - 1, s, t);
+    }
+  };
+  if (rank == 0) std::memcpy(to.host, from.host, elem);
+  else copy(rank - 1, from.host, to.host);
+}
+
+}  // namespace
+
 struct Executor::Plan {
   std::vector<std::vector<int64_t>> shapes;        // per buffer
   std::vector<size_t> offsets;                     // per Temp buffer: arena offset
   std::vector<halide_buffer_t> bufs;               // per buffer
   std::vector<std::vector<halide_dimension_t>> dims;
+  std::vector<int64_t> view_offset;                // per View: bytes from its base's start
   std::shared_ptr<void> arena;
   size_t arena_bytes = 0;
 };
@@ -184,6 +274,37 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
     if (p.buffers[b].kind == BufferKind::Temp) host = static_cast<uint8_t*>(plan->arena.get()) + plan->offsets[b];
     make_halide_buffer(plan->bufs[b], plan->dims[b].data(), host, plan->shapes[b], p.buffers[b].dtype);
   }
+  // Views take their base's strides (a base always has a lower id).
+  plan->view_offset.assign(nb, 0);
+  for (size_t b = 0; b < nb; ++b) {
+    const BufferSpec& v = p.buffers[b];
+    if (v.kind != BufferKind::View) continue;
+    const halide_buffer_t& base = plan->bufs[v.index];
+    const int rank = base.dimensions;
+    std::vector<int64_t> extents(rank), strides(rank);  // outermost first
+    for (int a = 0; a < rank; ++a) {
+      extents[a] = base.dim[rank - 1 - a].extent;
+      strides[a] = base.dim[rank - 1 - a].stride;
+    }
+    plan->view_offset[b] = plan->view_offset[v.index];
+    if (v.slice_axis >= 0) {
+      BRINE_CHECK_INTERNAL(v.slice_axis < rank && static_cast<int>(plan->shapes[b].size()) == rank, "bad slice view " + v.name);
+      const int64_t start = v.slice_start >= 0 ? v.slice_start : extents[v.slice_axis] + v.slice_start;
+      const int64_t length = plan->shapes[b][v.slice_axis];
+      if (start < 0 || start + length > extents[v.slice_axis])
+        throw Error(fmt::format("model '{}': slice '{}' takes [{}, {}) of axis {} of '{}' {}, which has {}",
+                                p.model_name, v.name, start, start + length, v.slice_axis,
+                                p.buffers[v.index].name, shape_string(plan->shapes[v.index]), extents[v.slice_axis]));
+      plan->view_offset[b] += start * strides[v.slice_axis] * dtype_size(v.dtype);
+    } else {
+      // The compiler's recipe, not one found from these extents: with a
+      // dynamic size of 1 there are several, and the kernels were compiled
+      // for the strides of the general one.
+      BRINE_CHECK_INTERNAL(v.strides_from.size() == 2 * plan->shapes[b].size(), "view " + v.name + " has no strides");
+      strides = apply_reshape_recipe(v.strides_from, strides, plan->shapes[b]);
+    }
+    for (size_t a = 0; a < strides.size(); ++a) plan->dims[b][strides.size() - 1 - a].stride = static_cast<int32_t>(strides[a]);
+  }
   ++plans_built_;
   return *plans_.emplace(binding, std::move(plan)).first->second;
 }
@@ -230,16 +351,18 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
     set_host(id, t.raw());
   }
   // Views take their base's memory (resolved in buffer order: a view's base
-  // always has a lower id).
+  // always has a lower id), at their offset from the base's start.
   for (size_t b = 0; b < p.buffers.size(); ++b)
-    if (p.buffers[b].kind == BufferKind::View) plan.bufs[b].host = plan.bufs[p.buffers[b].index].host;
+    if (p.buffers[b].kind == BufferKind::View) {
+      int32_t root = p.buffers[b].index;
+      while (p.buffers[root].kind == BufferKind::View) root = p.buffers[root].index;
+      plan.bufs[b].host = plan.bufs[root].host + plan.view_offset[b];
+    }
 
   void* args[16];
   for (const StepSpec& s : p.steps) {
     if (s.kernel < 0) {
-      const halide_buffer_t& from = plan.bufs[s.args[0]];
-      halide_buffer_t& to = plan.bufs[s.args[1]];
-      std::memcpy(to.host, from.host, to.size_in_bytes());
+      copy_elements(plan.bufs[s.args[0]], plan.bufs[s.args[1]]);
       continue;
     }
     BRINE_CHECK_INTERNAL(s.args.size() <= 16, "kernel with more than 16 buffers");

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ struct DimSpec {
 
 enum class BufferKind : uint8_t { Input, Param, Temp, Output, View };
 
+// A View reads another buffer in place: a reshape (strides_from: how its
+// strides follow from the viewed buffer's), or (slice_axis >= 0) a slice of
+// it along that axis from slice_start (negative: from the end), with the
+// viewed buffer's strides. The compiler makes a view only where the
+// strides exist (codegen/fusion.h); kernels reading one take any strides.
 struct BufferSpec {
   std::string name;     // the IR value's name, used in error messages
   BufferKind kind;
@@ -35,6 +41,9 @@ struct BufferSpec {
   std::vector<DimSpec> shape;
   int32_t index = -1;   // ordinal among inputs/params/outputs; for View: the viewed buffer id
   std::string init;     // Param: its initializer ("glorot_uniform", "zeros", "ones")
+  int32_t slice_axis = -1;
+  int64_t slice_start = 0;
+  std::vector<int32_t> strides_from;  // a reshape View: its recipe (reshape_recipe)
 };
 
 // One step: a kernel call (args: buffer ids, output last) or, with kernel < 0,
@@ -106,6 +115,22 @@ class Executor {
   std::vector<double> kernel_seconds_;
   std::vector<int64_t> kernel_calls_;
 };
+
+// How to read memory laid out as `extents` with `strides` in the row-major
+// shape `shape` (all outermost axis first), or nullopt when no strides can
+// (the reshape needs a copy; numpy's rule: axes merged into one must be
+// contiguous with each other). The recipe, per new axis k, holds a pair
+// (a, e): stride[k] = strides[a] × shape[k+1] × ... × shape[e-1]; a = -1
+// for a trailing axis of extent 1 (stride 1).
+std::optional<std::vector<int32_t>> reshape_recipe(std::span<const int64_t> extents,
+                                                   std::span<const int64_t> strides,
+                                                   std::span<const int64_t> shape);
+std::vector<int64_t> apply_reshape_recipe(std::span<const int32_t> recipe, std::span<const int64_t> strides,
+                                          std::span<const int64_t> shape);
+// Both at once: the strides, or nullopt.
+std::optional<std::vector<int64_t>> reshaped_strides(std::span<const int64_t> extents,
+                                                     std::span<const int64_t> strides,
+                                                     std::span<const int64_t> shape);
 
 std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
                                     std::span<const int64_t> binding);

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "brine.h"
+#include "ir/text.h"
 #include "ir/verify.h"
 #include "runtime/files.h"
 #include "runtime/npy.h"
+#include "runtime/program.h"
 #include "test_util.h"
 
 namespace brine {
@@ -220,6 +223,97 @@ TEST_F(Npy, CorruptFilesGiveClearErrors) {
   fortran.replace(fortran.find("False"), 5, "True ");
   EXPECT_BRINE_ERROR(read_npy(put("f.npy", fortran)), "f.npy", "Fortran-ordered");
   EXPECT_BRINE_ERROR(read_npy(dir + "/missing.npy"), "cannot read", "missing.npy");
+}
+
+}  // namespace
+}  // namespace brine
+
+namespace brine {
+namespace {
+
+TEST(Views, ReshapedStridesFollowNumpysRule) {
+  using rt::reshaped_strides;
+  using V = std::vector<int64_t>;
+  // Dense: any reshape.
+  EXPECT_EQ(reshaped_strides(V{2, 3, 4}, V{12, 4, 1}, V{6, 4}), (V{4, 1}));
+  EXPECT_EQ(reshaped_strides(V{6, 4}, V{4, 1}, V{2, 3, 1, 4}), (V{12, 4, 4, 1}));
+  // Slots 0..3 of (N, T, 6, U): merging the slots with the units keeps the
+  // row stride 6U; merging time with the slots cannot be strided.
+  EXPECT_EQ(reshaped_strides(V{2, 5, 4, 8}, V{240, 48, 8, 1}, V{2, 5, 32}), (V{240, 48, 1}));
+  EXPECT_EQ(reshaped_strides(V{2, 5, 4, 8}, V{240, 48, 8, 1}, V{10, 32}), (V{48, 1}));
+  EXPECT_EQ(reshaped_strides(V{2, 5, 4, 8}, V{240, 48, 8, 1}, V{2, 20, 8}), std::nullopt);
+  // Unit axes are free; a sliced unit axis drops out.
+  EXPECT_EQ(reshaped_strides(V{2, 5, 1, 8}, V{240, 48, 8, 1}, V{2, 5, 8}), (V{240, 48, 1}));
+  EXPECT_EQ(reshaped_strides(V{3}, V{1}, V{4}), std::nullopt);
+}
+
+// Slices that would be copies are read in place: kernels take the base's
+// strides, a model output that is one is copied out element by element.
+constexpr const char* kSlices = R"(brine.ir 1
+graph "slices" {
+  %0 = input {name="x"} : f32[N,T,6,8]
+  %1 = tanh(%0) : f32[N,T,6,8]
+  %2 = slice(%1) {axes=[2,0,4]} : f32[N,T,4,8]
+  %3 = reshape(%2) {shape=[N,T,32]} : f32[N,T,32]
+  %4 = param {name="w", init="glorot_uniform"} : f32[32,5]
+  %5 = matmul(%3, %4) : f32[N,T,5]
+  %6 = slice(%1) {axes=[1,-1,1]} : f32[N,1,6,8]
+  %7 = reshape(%6) {shape=[N,48]} : f32[N,48]
+  %8 = slice(%1) {axes=[3,2,3]} : f32[N,T,6,3]
+  return "proj" = %5
+  return "last" = %7
+  return "cols" = %8
+}
+)";
+
+TEST(Views, SlicesAreReadInPlace) {
+  const ir::Graph g = ir::parse(kSlices, "slices.ir");
+  for (const std::string schedule : {"naive", "tuned"}) {
+    SCOPED_TRACE(schedule);
+    CompileOptions o;
+    o.schedule = schedule;
+    Executable exe = compile(g, o);
+    for (int id : {2, 3, 6, 7, 8}) EXPECT_TRUE(exe.partition().view[id]) << "%" << id;
+    EXPECT_EQ(exe.partition().kernels.size(), 2u);  // tanh, matmul
+    for (auto [n, t] : {std::pair<int64_t, int64_t>{1, 1}, {3, 4}}) {
+      const std::vector<Tensor> in{test::random_tensor({n, t, 6, 8}, DType::F32, static_cast<uint64_t>(n + t))};
+      const auto out = exe.forward(in);
+      const auto want = ir::evaluate(g, refs(in), refs(exe.params()));
+      for (size_t i = 0; i < out.size(); ++i) EXPECT_TRUE(test::close(out[i], want[i], 1e-5, 1e-5)) << "output " << i;
+    }
+  }
+}
+
+TEST(Views, ASliceWhoseReshapeNeedsACopyStaysAKernel) {
+  const ir::Graph g = ir::parse(R"(brine.ir 1
+graph "merge" {
+  %0 = input {name="x"} : f32[N,3,6,8]
+  %1 = tanh(%0) : f32[N,3,6,8]
+  %2 = slice(%1) {axes=[2,1,2]} : f32[N,3,2,8]
+  %3 = reshape(%2) {shape=[N,6,8]} : f32[N,6,8]
+  %4 = exp(%3) : f32[N,6,8]
+  return "y" = %4
+}
+)", "merge.ir");
+  Executable exe = compile(g);
+  EXPECT_FALSE(exe.partition().view[2]);
+  const std::vector<Tensor> in{test::random_tensor({2, 3, 6, 8}, DType::F32, 5)};
+  EXPECT_TRUE(test::close(exe.forward(in)[0], ir::evaluate(g, refs(in), {})[0], 1e-5, 1e-5));
+}
+
+TEST(Views, ASliceOutsideADynamicAxisIsAClearError) {
+  const ir::Graph g = ir::parse(R"(brine.ir 1
+graph "late" {
+  %0 = input {name="x"} : f32[N,T,4]
+  %1 = tanh(%0) : f32[N,T,4]
+  %2 = slice(%1) {axes=[1,2,1]} : f32[N,1,4]
+  return "y" = %2
+}
+)", "late.ir");
+  Executable exe = compile(g);
+  EXPECT_NO_THROW(exe.forward({test::random_tensor({2, 3, 4}, DType::F32, 1)}));
+  EXPECT_BRINE_ERROR(exe.forward({test::random_tensor({2, 2, 4}, DType::F32, 1)}), "model 'late'", "slice '%2'",
+                     "[2, 3) of axis 1", "(2, 2, 4), which has 2");
 }
 
 }  // namespace

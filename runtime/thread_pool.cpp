@@ -1,0 +1,150 @@
+#include "runtime/thread_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BRINE_CPU_RELAX() _mm_pause()
+#else
+#define BRINE_CPU_RELAX() std::this_thread::yield()
+#endif
+
+namespace brine::rt {
+
+namespace {
+
+// How long an idle worker keeps polling for the next loop before it sleeps:
+// longer than the gap between two steps of a scan (the executor's step
+// bookkeeping and the kernel's entry, a few µs), short enough that an idle
+// process gives its cores back at once.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+
+thread_local bool in_loop = false;  // this thread runs a task: nested loops run serially
+
+// The current loop's indices are claimed from one word holding the next
+// index and the end, so a worker can only claim an index of a loop that is
+// still running; the caller waits for every index to finish before it
+// returns or publishes the next loop, so whoever holds a claimed index reads
+// that loop's fields while they are stable.
+constexpr int kIndexBits = 24;
+constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
+constexpr uint64_t work_word(uint64_t next, uint64_t end) { return next << kIndexBits | end; }
+
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {
+    for (int i = 1; i < threads; ++i) std::thread([this] { work(); }).detach();
+  }
+
+  int threads() const { return threads_; }
+
+  int run(void* uc, ParallelTask f, int min, int size, uint8_t* closure) {
+    if (threads_ == 1 || size <= 1 || in_loop || uint64_t(size) > kIndexMask) return serial(uc, f, min, size, closure);
+    std::unique_lock lock(busy_, std::try_to_lock);
+    if (!lock.owns_lock()) return serial(uc, f, min, size, closure);
+    f_ = f;
+    user_context_ = uc;
+    closure_ = closure;
+    min_ = min;
+    finished_.store(0, std::memory_order_relaxed);
+    status_.store(0, std::memory_order_relaxed);
+    work_.store(work_word(0, size), std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+    claim();
+    while (finished_.load(std::memory_order_acquire) < size) BRINE_CPU_RELAX();
+    return status_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  static int serial(void* uc, ParallelTask f, int min, int size, uint8_t* closure) {
+    const bool outer = !in_loop;
+    in_loop = true;
+    int status = 0;
+    for (int i = min; i < min + size && status == 0; ++i) status = f(uc, i, closure);
+    if (outer) in_loop = false;
+    return status;
+  }
+
+  bool claimable() const {
+    const uint64_t w = work_.load(std::memory_order_acquire);
+    return (w >> kIndexBits) < (w & kIndexMask);
+  }
+
+  // Claim indices of the current loop until none is left.
+  void claim() {
+    in_loop = true;
+    uint64_t w = work_.load(std::memory_order_acquire);
+    while ((w >> kIndexBits) < (w & kIndexMask)) {
+      if (!work_.compare_exchange_weak(w, w + (uint64_t{1} << kIndexBits), std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+        continue;
+      const int i = min_ + static_cast<int>(w >> kIndexBits);
+      if (const int s = f_(user_context_, i, closure_); s != 0) {
+        int zero = 0;
+        status_.compare_exchange_strong(zero, s, std::memory_order_relaxed);
+      }
+      finished_.fetch_add(1, std::memory_order_release);
+      w = work_.load(std::memory_order_acquire);
+    }
+    in_loop = false;
+  }
+
+  void work() {
+    for (;;) {
+      const auto until = std::chrono::steady_clock::now() + kSpinTime;
+      for (int spins = 0; !claimable(); ++spins) {
+        BRINE_CPU_RELAX();
+        if ((spins & 63) != 63 || std::chrono::steady_clock::now() < until) continue;
+        // Sleep until the next loop: announce it, then look once more (a
+        // loop published in between either sees the sleeper and wakes it
+        // or is seen here).
+        const uint64_t g = generation_.load(std::memory_order_seq_cst);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        if (!claimable()) generation_.wait(g, std::memory_order_seq_cst);
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        spins = 0;
+      }
+      claim();
+    }
+  }
+
+  const int threads_;
+  std::mutex busy_;  // held by the thread running a loop
+  ParallelTask f_ = nullptr;
+  void* user_context_ = nullptr;
+  uint8_t* closure_ = nullptr;
+  int min_ = 0;
+  std::atomic<uint64_t> work_{0};
+  std::atomic<int> finished_{0};
+  std::atomic<int> status_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> sleepers_{0};
+};
+
+int threads_from_environment() {
+  if (const char* s = std::getenv("HL_NUM_THREADS"); s && std::atoi(s) > 0) return std::atoi(s);
+  const unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+// Never destroyed: its workers outlive static destruction, asleep.
+Pool& pool() {
+  static Pool* p = new Pool(threads_from_environment());
+  return *p;
+}
+
+}  // namespace
+
+int parallel_for(void* user_context, ParallelTask f, int min, int size, uint8_t* closure) {
+  return pool().run(user_context, f, min, size, closure);
+}
+
+int parallel_threads() { return pool().threads(); }
+
+}  // namespace brine::rt
