@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "ir/autodiff.h"
 #include "ir/builder.h"
 #include "ir/verify.h"
 #include "ops/recurrent.h"
@@ -11,8 +12,8 @@ namespace brine::codegen {
 
 namespace {
 
-bool packable(const ir::Graph& g, const ir::Node& n) {
-  const int w = ops::recurrent_weight_operand(n.op);
+// Operand w of scan n (one of ops::packable_weight_operands) goes as panels.
+bool packable(const ir::Graph& g, const ir::Node& n, int w) {
   if (w < 0) return false;
   const ir::TensorType& t = g.node(n.inputs[w]).type;
   const ir::Dim& units = n.type.shape[3];
@@ -36,7 +37,8 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
     bool all = true;
     for (int c : consumers[n.id]) {
       const ir::Node& user = g.node(c);
-      all = all && packable(g, user) && user.inputs[ops::recurrent_weight_operand(user.op)] == n.id &&
+      const int w = ops::recurrent_weight_operand(user);
+      all = all && packable(g, user, w) && user.inputs[w] == n.id &&
             std::count(user.inputs.begin(), user.inputs.end(), n.id) == 1;
     }
     folded[n.id] = all;
@@ -50,8 +52,8 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
     if (folded[n.id]) continue;
     ir::Node copy = n;
     for (int& in : copy.inputs) in = id[in];
-    if (packable(g, n)) {
-      const int w = ops::recurrent_weight_operand(n.op);
+    for (int w : ops::packable_weight_operands(n)) {
+      if (!packable(g, n, w)) continue;
       const ir::Node& src = g.node(n.inputs[w]);
       const bool transposed = folded[src.id];
       const int from = transposed ? id[src.inputs[0]] : id[src.id];
@@ -108,6 +110,43 @@ ir::Graph drop_unread_workspaces(const ir::Graph& g) {
   return out;
 }
 
-ir::Graph prepare_scans(const ir::Graph& g) { return pack_scan_weights(drop_unread_workspaces(g)); }
+ir::Graph fuse_input_projections(const ir::Graph& g) {
+  const auto consumers = g.consumers();
+  std::vector<bool> is_output(g.nodes.size(), false);
+  for (const ir::Output& o : g.outputs) is_output[o.node] = true;
+  const auto only_read_by = [&](int id, int user) {
+    return !is_output[id] && consumers[id] == std::vector<int>{user};
+  };
+  ir::Graph out = g;
+  bool changed = false;
+  for (const ir::Node& n : g.nodes) {
+    if ((n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn) || n.attrs.input_projection) continue;
+    const ir::Node& z = g.node(n.inputs[0]);
+    if (z.op != ir::Op::Add || !only_read_by(z.id, n.id) || std::count(n.inputs.begin(), n.inputs.end(), z.id) != 1)
+      continue;
+    for (int side : {0, 1}) {  // add(matmul(x, w), b), either way round
+      const ir::Node &mm = g.node(z.inputs[side]), &bias = g.node(z.inputs[1 - side]);
+      if (mm.op != ir::Op::MatMul || mm.attrs.transpose_a || mm.attrs.transpose_b || !mm.attrs.axes.empty() ||
+          !only_read_by(mm.id, z.id))
+        continue;
+      const ir::TensorType &x = g.node(mm.inputs[0]).type, &w = g.node(mm.inputs[1]).type;
+      if (x.rank() != 3 || w.rank() != 2 || mm.type != z.type || bias.type.shape != ir::Shape{w.shape[1]}) continue;
+      ir::Node& fused = out.node(n.id);
+      fused.inputs = {mm.inputs[0], mm.inputs[1], bias.id};
+      fused.inputs.insert(fused.inputs.end(), n.inputs.begin() + 1, n.inputs.end());
+      fused.attrs.input_projection = true;
+      changed = true;
+      break;
+    }
+  }
+  if (!changed) return g;
+  ir::eliminate_dead_code(out);
+  ir::verify(out);
+  return out;
+}
+
+ir::Graph prepare_scans(const ir::Graph& g) {
+  return pack_scan_weights(drop_unread_workspaces(fuse_input_projections(g)));
+}
 
 }  // namespace brine::codegen

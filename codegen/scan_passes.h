@@ -1,6 +1,6 @@
 // Codegen passes over the scan ops (the recurrent cells), applied to a graph
 // before fusion by the JIT, the AOT emitter, the listings and brinec's fused
-// views. Both rewrite the graph into an equivalent one; inputs, parameters
+// views. Each rewrites the graph into an equivalent one; inputs, parameters
 // and outputs keep their order and names, and the result is verified.
 #pragma once
 
@@ -28,7 +28,15 @@ ir::Graph pack_scan_weights(const ir::Graph& g);
 // write only their states per step: 2 of LSTM's 6 slots, 1 of GRU's 5.
 ir::Graph drop_unread_workspaces(const ir::Graph& g);
 
-// Both passes.
+// An lstm or simple_rnn whose z is add(matmul(x, w), b), read by nothing
+// else, takes x, w and b instead (input_projection): each step accumulates
+// its x_t w into the gate registers with h_{t-1} r, so z (N, T, 4U) is never
+// written nor read back (lstm256's forward: the projection's 2.2 ms kernel
+// and z's 13 MB round trip through memory). Runs after differentiation: the
+// backward reads x and dz, never z.
+ir::Graph fuse_input_projections(const ir::Graph& g);
+
+// All three: fuse_input_projections, drop_unread_workspaces, pack_scan_weights.
 ir::Graph prepare_scans(const ir::Graph& g);
 
 }  // namespace brine::codegen

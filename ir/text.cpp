@@ -47,6 +47,7 @@ std::string attrs_str(const Attrs& a) {
   if (!a.recurrent_activation.empty()) p.push_back("recurrent_activation=" + quote(a.recurrent_activation));
   if (a.reset_after) p.push_back("reset_after=true");
   if (a.states_only) p.push_back("states_only=true");
+  if (a.input_projection) p.push_back("input_projection=true");
   if (a.keepdims) p.push_back("keepdims=true");
   if (a.transpose_a) p.push_back("transpose_a=true");
   if (a.transpose_b) p.push_back("transpose_b=true");
@@ -244,6 +245,7 @@ class Parser {
         a.recurrent_activation = expect(Tok::String, "a quoted activation name").text;
       else if (key.text == "reset_after") a.reset_after = boolean();
       else if (key.text == "states_only") a.states_only = boolean();
+      else if (key.text == "input_projection") a.input_projection = boolean();
       else if (key.text == "keepdims") a.keepdims = boolean();
       else if (key.text == "transpose_a") a.transpose_a = boolean();
       else if (key.text == "transpose_b") a.transpose_b = boolean();
@@ -255,7 +257,7 @@ class Parser {
           fail(t, "a number");
         a.value = (neg ? -1 : 1) * std::strtod(t.text.c_str(), nullptr);
       } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, activation, "
-                        "recurrent_activation, reset_after, states_only, keepdims, transpose_a, transpose_b, value)");
+                        "recurrent_activation, reset_after, states_only, input_projection, keepdims, transpose_a, transpose_b, value)");
       if (!is_punct("}")) expect_punct(",");
     }
     next();

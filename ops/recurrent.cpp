@@ -210,6 +210,33 @@ struct Seq {
   int64_t at(int64_t n, int64_t t, int64_t s, int64_t u) const { return ((n * T + t) * S + s) * U + u; }
 };
 
+// input_projection: lstm / simple_rnn (x, w, b, r [, states]) compute
+// z = x w + b inside each step. The operand types the plain op (z, r
+// [, states]) sees, after checking x (N, T, K), w (K, G) or its panels, b (G).
+std::vector<ir::TensorType> projected_types(const ir::Node& n, std::span<const ir::TensorType> in) {
+  const auto fail = [&](const std::string& why) {
+    std::vector<std::string> s;
+    for (const auto& t : in) s.push_back(ir::type_str(t));
+    throw ShapeError(fmt::format("{}({}): {}", ir::op_name(n.op), fmt::join(s, ", "), why));
+  };
+  if (n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn) fail("input_projection applies to lstm and simple_rnn only");
+  if (in.size() < 4) fail("with input_projection the operands are x, w, b, r and the initial states");
+  const ir::TensorType& x = in[0];
+  const ir::Shape w = matrix_shape(in[1]);
+  if (x.rank() != 3 || !x.shape[2].is_static() || w.size() != 2 || w[0] != x.shape[2] || !w[1].is_static() ||
+      in[2].shape != ir::Shape{w[1]})
+    fail("with input_projection x must be (batch, time, K), w (K, G) and b (G)");
+  std::vector<ir::TensorType> out{{x.dtype, {x.shape[0], x.shape[1], w[1]}}};
+  out.insert(out.end(), in.begin() + 3, in.end());
+  return out;
+}
+
+ir::Node without_projection(const ir::Node& n) {
+  ir::Node plain = n;
+  plain.attrs.input_projection = false;
+  return plain;
+}
+
 }  // namespace
 
 void check_cell_activation(const std::string& name, const char* what) {
@@ -218,16 +245,23 @@ void check_cell_activation(const std::string& name, const char* what) {
   throw ShapeError(fmt::format("unknown {} '{}' (expected tanh, sigmoid, hard_sigmoid, relu or linear)", what, name));
 }
 
-int recurrent_weight_operand(ir::Op op) {
-  switch (op) {
+int recurrent_weight_operand(const ir::Node& n) {
+  switch (n.op) {
     case ir::Op::Lstm:
-    case ir::Op::SimpleRnn:
+    case ir::Op::SimpleRnn: return n.attrs.input_projection ? 3 : 1;
     case ir::Op::Gru: return 1;
     case ir::Op::LstmGrad:
     case ir::Op::SimpleRnnGrad:
     case ir::Op::GruGrad: return 0;
     default: return -1;
   }
+}
+
+std::vector<int> packable_weight_operands(const ir::Node& n) {
+  const int r = recurrent_weight_operand(n);
+  if (r < 0) return {};
+  if (n.attrs.input_projection) return {1, r};
+  return {r};
 }
 
 ScanAxis scan_axis(ir::Op op) {
@@ -243,6 +277,7 @@ ScanAxis scan_axis(ir::Op op) {
 }
 
 ir::TensorType Recurrent::infer(const ir::Node& n, std::span<const ir::TensorType> in) {
+  if (n.attrs.input_projection) return infer(without_projection(n), projected_types(n, in));
   const int64_t U = cell_units(n, in);
   const Cell cell = cell_of(n.op);
   switch (n.op) {
@@ -273,14 +308,30 @@ RefTensor first_slots(const RefTensor& y, int64_t slots) {
 RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* const> operands) {
   // Packed weights back to a matrix: the loops below index r (K, M) row-major.
   std::vector<const RefTensor*> in(operands.begin(), operands.end());
-  RefTensor unpacked;
-  if (n.op != ir::Op::RecurrentKernelGrad && in[recurrent_weight_operand(n.op)]->shape.size() == 3) {
-    const RefTensor& p = *in[recurrent_weight_operand(n.op)];
+  std::vector<RefTensor> unpacked;
+  unpacked.reserve(2);
+  for (int i : packable_weight_operands(n)) {
+    if (in[i]->shape.size() != 3) continue;
+    const RefTensor& p = *in[i];
     const int64_t P = p.shape[0], K = p.shape[1], w = p.shape[2];
-    unpacked = {{K, P * w}, std::vector<double>(p.size())};
+    RefTensor& m = unpacked.emplace_back(RefTensor{{K, P * w}, std::vector<double>(p.size())});
     for (int64_t c = 0; c < P * w; ++c)
-      for (int64_t k = 0; k < K; ++k) unpacked.data[k * P * w + c] = p.data[((c / w) * K + k) * w + c % w];
-    in[recurrent_weight_operand(n.op)] = &unpacked;
+      for (int64_t k = 0; k < K; ++k) m.data[k * P * w + c] = p.data[((c / w) * K + k) * w + c % w];
+    in[i] = &m;
+  }
+  if (n.attrs.input_projection) {  // z = x w + b, then the plain cell
+    const RefTensor &x = *in[0], &w = *in[1], &bias = *in[2];
+    const int64_t rows = x.shape[0] * x.shape[1], K = x.shape[2], G = w.shape[1];
+    RefTensor z{{x.shape[0], x.shape[1], G}, std::vector<double>(rows * G)};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < G; ++j) {
+        double a = bias.data[j];
+        for (int64_t k = 0; k < K; ++k) a += x.data[r * K + k] * w.data[k * G + j];
+        z.data[r * G + j] = a;
+      }
+    std::vector<const RefTensor*> plain{&z};
+    plain.insert(plain.end(), in.begin() + 3, in.end());
+    return reference(without_projection(n), plain);
   }
   const std::string act = cell_activation(n), ract = gate_activation(n);
   switch (n.op) {
@@ -488,8 +539,7 @@ namespace {
 // The recurrent kernel operand indexed (column, row) in Halide's order, packed
 // or not. Panels hold whole vectors of units (scan_passes packs only then),
 // so a vector of columns is one contiguous load from one panel.
-Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
-  const int i = recurrent_weight_operand(n.op);
+Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n, int i) {
   const ir::TensorType& t = ctx.in_type(n, i);
   if (t.rank() == 2) return ctx.in(n, i);
   const int w = static_cast<int>(t.shape[2].size);
@@ -497,6 +547,9 @@ Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
   Halide::Var c("c"), k("k");
   f(c, k) = ctx.in(n, i)(c % w, k, c / w);
   return f;
+}
+Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
+  return weight_func(ctx, n, recurrent_weight_operand(n));
 }
 // A backward step's matmul: dL/dh_{t-1}(i) = Σ_{g, u} rᵀ(i, g·U + u) dz(u, g)
 // over the cell's `gates` blocks. The schedule tiles its update.
@@ -524,17 +577,27 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "a recurrence lowered outside a scan kernel");
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
-      const bool state = n.inputs.size() > 2, lstm = n.op == ir::Op::Lstm;
-      const Func &z = ctx.in(n, 0), r = weight_func(ctx, n);
+      const bool proj = n.attrs.input_projection, lstm = n.op == ir::Op::Lstm;
+      const size_t base = proj ? 4 : 2;  // the initial states' operands
+      const bool state = n.inputs.size() > base;
+      const Func r = weight_func(ctx, n);
       Func hp(codegen::func_name(n, "_h_prev")), cp(codegen::func_name(n, "_c_prev"));
       Func gates(codegen::func_name(n, "_gates")), acts(codegen::func_name(n, "_acts"));
       const Expr first = t == 0;
       const Expr before = max(t - 1, 0);
-      hp(u, t, b) = select(first, state ? ctx.in(n, 2)(u, b) : zero, ctx.self(u, kH, before, b));
+      hp(u, t, b) = select(first, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, before, b));
       // Gate pre-activations indexed (unit, gate) so that a block of units
-      // needs exactly its gates' columns.
+      // needs exactly its gates' columns. With input_projection the step's
+      // x w accumulates into them too (z never leaves the registers).
       RDom ri(0, U, "ri");
-      gates(u, g, t, b) = z(g * U + u, t, b);
+      if (proj) {
+        const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
+        RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
+        gates(u, g, t, b) = ctx.in(n, 2)(g * U + u);
+        gates(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
+      } else {
+        gates(u, g, t, b) = ctx.in(n, 0)(g * U + u, t, b);
+      }
       gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
       if (!lstm) {  // SimpleRNN: h_t = act(z_t + h_{t-1} r)
         acts(u, g, t, b) = act_expr(act, gates(u, 0, t, b));
@@ -542,7 +605,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         ctx.stages[n.id] = {gates, acts, hp};
         return out;
       }
-      cp(u, t, b) = select(first, state ? ctx.in(n, 3)(u, b) : zero, ctx.self(u, kC, before, b));
+      cp(u, t, b) = select(first, state ? ctx.in(n, base + 1)(u, b) : zero, ctx.self(u, kC, before, b));
       acts(u, g, t, b) = mux(g, {act_expr(ract, gates(u, 0, t, b)), act_expr(ract, gates(u, 1, t, b)),
                                  act_expr(act, gates(u, 2, t, b)), act_expr(ract, gates(u, 3, t, b))});
       const Expr c = acts(u, 1, t, b) * cp(u, t, b) + acts(u, 0, t, b) * acts(u, 2, t, b);
@@ -811,12 +874,12 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // 4U (its kernel slice per tile: 1024 x 32, 128 KiB, more than L1), so the
   // tiles sum one gate's block at a time (32 KiB), all rows passing over it.
   const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
-                        const std::vector<VarOrRVar>& others) {
+                        const std::vector<VarOrRVar>& others, int update = 0) {
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
-    f.vectorize(x, lanes, TailStrategy::ShiftInwards);
-    Stage many = f.update().specialize(N % 8 == 0);
+    if (update == 0) f.vectorize(x, lanes, TailStrategy::ShiftInwards);  // the pure definition, once
+    Stage many = f.update(update).specialize(N % 8 == 0);
     many.split(rows, ro, rin, 8, TailStrategy::GuardWithIf);
     // Row tiles inside the unit tiles: a tile's 32 KiB slice of the kernel
     // stays in L1 while all the rows pass over it.
@@ -833,7 +896,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     one.push_back(xo);
     one.insert(one.end(), others.begin(), others.end());
     one.push_back(rows);
-    register_tile(f.update(), x, xo, xi, width, lanes, one, {});
+    register_tile(f.update(update), x, xo, xi, width, lanes, one, {});
   };
   // A GRU without reset_after has a second product per step (its candidate's
   // (r ⊙ h) R_h forward, dq backward): the last stage, tiled the same way.
@@ -844,7 +907,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   }
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
-    tile(gates, {codegen::update_rvars(gates)[0]}, {}, {gates.args()[1], gates.args()[2]});
+    // Every product (x w with input_projection, h r) tiled alike.
+    for (int up = 0; up < gates.num_update_definitions(); ++up)
+      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up);
     acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
     hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
     if (s.anchor.op == ir::Op::Gru) Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
@@ -867,10 +932,12 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> Recurrent::samples(ir::Op op) {
-  ir::Attrs keras, other, states_only;
+  ir::Attrs keras, other, states_only, projected, projected_states;
   other.activation = "relu";
   other.recurrent_activation = "hard_sigmoid";
   states_only.states_only = true;
+  projected.input_projection = projected_states.input_projection = true;
+  projected_states.states_only = true;
   switch (op) {
     case ir::Op::Lstm:
       return {{"zero initial state", {{"N", 4, 12}, {3, 12}}, keras},
@@ -879,11 +946,15 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras},
               // 16 units: codegen packs the recurrent kernel (codegen/scan_passes.h)
               {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras},
-              {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false}};
+              {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false},
+              // input_projection (codegen/scan_passes.h): x (N, T, K), w, b, r
+              {"input projection, initial state", {{"N", 3, 5}, {5, 12}, {12}, {3, 12}, {"N", 3}, {"N", 3}}, projected, false, 0, false},
+              {"input projection, 16 units, packed, states only", {{"N", 3, 7}, {7, 64}, {64}, {16, 64}}, projected_states, false, 0, false}};
     case ir::Op::SimpleRnn:
       return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
               {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
-              {"dynamic sequence length", {{2, "N", 5}, {5, 5}}, keras}};
+              {"dynamic sequence length", {{2, "N", 5}, {5, 5}}, keras},
+              {"input projection, 16 units, packed, initial state", {{"N", 3, 5}, {5, 16}, {16}, {16, 16}, {"N", 16}}, projected, false, 0, false}};
     case ir::Op::SimpleRnnGrad: {
       std::vector<OpSample> v = {{"zero initial state", {{3, 3}, {"N", 4, 1, 3}, {"N", 4, 1, 3}}, keras},
                                  {"17 units, relu", {{17, 17}, {"N", 3, 1, 17}, {"N", 3, 1, 17}}, other},
@@ -1020,6 +1091,10 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   if (n.attrs.states_only)
     throw Error(fmt::format("{} with states_only keeps no workspace and cannot be differentiated "
                             "(codegen sets it only on graphs that are not differentiated)",
+                            ir::op_name(n.op)));
+  if (n.attrs.input_projection)
+    throw Error(fmt::format("{} with input_projection cannot be differentiated (codegen fuses the projection "
+                            "into the scan after differentiation)",
                             ir::op_name(n.op)));
   if (n.op == ir::Op::Gru) return gru_vjp(b, n, g);
   const Cell cell = cell_of(n.op);

@@ -10,6 +10,8 @@
 #include <functional>
 #include <fmt/format.h>
 
+#include "runtime/thread_pool.h"
+
 namespace brine::rt {
 
 std::vector<int64_t> concrete_shape(const std::vector<DimSpec>& shape,
@@ -321,6 +323,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
                             p.params.size(), params.size()));
   Plan& plan = plan_for(binding);
   last_plan_ = &plan;
+  const ParallelRun running;  // the kernels' parallel loops follow each other closely
 
   auto set_host = [&](int32_t id, const void* data) {
     plan.bufs[id].host = static_cast<uint8_t*>(const_cast<void*>(data));

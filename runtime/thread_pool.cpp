@@ -18,10 +18,11 @@ namespace brine::rt {
 
 namespace {
 
-// How long an idle worker keeps polling for the next loop before it sleeps:
-// longer than the gap between two steps of a scan (the executor's step
-// bookkeeping and the kernel's entry, a few µs), short enough that an idle
-// process gives its cores back at once.
+// How long an idle worker keeps polling for the next loop before it sleeps,
+// while a model runs (ParallelRun): longer than the gap between two steps of
+// a scan or two kernels (the executor's bookkeeping and the kernel's entry,
+// a few µs). Outside a run, workers sleep at once: other threads of the
+// process (another library's pool) get the cores back.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
 
 thread_local bool in_loop = false;  // this thread runs a task: nested loops run serially
@@ -42,6 +43,8 @@ class Pool {
   }
 
   int threads() const { return threads_; }
+  void begin_run() { busy_runs_.fetch_add(1, std::memory_order_relaxed); }
+  void end_run() { busy_runs_.fetch_sub(1, std::memory_order_relaxed); }
 
   int run(void* uc, ParallelTask f, int min, int size, uint8_t* closure) {
     if (threads_ == 1 || size <= 1 || in_loop || uint64_t(size) > kIndexMask) return serial(uc, f, min, size, closure);
@@ -100,7 +103,9 @@ class Pool {
       const auto until = std::chrono::steady_clock::now() + kSpinTime;
       for (int spins = 0; !claimable(); ++spins) {
         BRINE_CPU_RELAX();
-        if ((spins & 63) != 63 || std::chrono::steady_clock::now() < until) continue;
+        if ((spins & 63) != 63 ||
+            (busy_runs_.load(std::memory_order_relaxed) > 0 && std::chrono::steady_clock::now() < until))
+          continue;
         // Sleep until the next loop: announce it, then look once more (a
         // loop published in between either sees the sleeper and wakes it
         // or is seen here).
@@ -115,6 +120,7 @@ class Pool {
   }
 
   const int threads_;
+  std::atomic<int> busy_runs_{0};  // ParallelRun scopes open
   std::mutex busy_;  // held by the thread running a loop
   ParallelTask f_ = nullptr;
   void* user_context_ = nullptr;
@@ -146,5 +152,8 @@ int parallel_for(void* user_context, ParallelTask f, int min, int size, uint8_t*
 }
 
 int parallel_threads() { return pool().threads(); }
+
+ParallelRun::ParallelRun() { pool().begin_run(); }
+ParallelRun::~ParallelRun() { pool().end_run(); }
 
 }  // namespace brine::rt

@@ -6,9 +6,10 @@
 // loops, 50–100 calls per sequence, each loop a few dozen microseconds of
 // work. Halide's pool puts its workers to sleep on a condition variable
 // within microseconds of a loop's end, so every loop paid a futex wake and
-// the sleeper's wake-up latency (about 6–8 µs per step on lstm256). Here
-// workers spin for a while (kSpinMicroseconds) after a loop before they
-// sleep, so back-to-back loops start at once; an idle process still sleeps.
+// the sleeper's wake-up latency (about 6–8 µs per step on lstm256). Here,
+// while a model runs, workers spin for a while (kSpinTime) after a loop
+// before they sleep, so back-to-back loops start at once; between runs they
+// sleep.
 //
 // Semantics are halide_do_par_for's: f(user_context, i, closure) for every i
 // in [min, min + size), the first nonzero status returned. A loop started
@@ -24,6 +25,16 @@ namespace brine::rt {
 using ParallelTask = int (*)(void* user_context, int index, uint8_t* closure);
 
 int parallel_for(void* user_context, ParallelTask f, int min, int size, uint8_t* closure);
+
+// Held while a model runs (Executor::run): between its loops workers spin
+// rather than sleep. Without one they sleep after every loop, as Halide's do.
+class ParallelRun {
+ public:
+  ParallelRun();
+  ~ParallelRun();
+  ParallelRun(const ParallelRun&) = delete;
+  ParallelRun& operator=(const ParallelRun&) = delete;
+};
 
 // The threads the pool runs loops on (the caller included): HL_NUM_THREADS
 // when set, else the machine's hardware threads.

@@ -144,6 +144,19 @@ TEST(Vjp, StatesOnlyScansRefuseToBeDifferentiated) {
   }
 }
 
+TEST(Vjp, ScansWithTheirInputProjectionRefuseToBeDifferentiated) {
+  for (const ir::Op op : {ir::Op::Lstm, ir::Op::SimpleRnn}) {
+    const std::vector<ops::OpSample> all = ops::samples(op);
+    const auto s = std::find_if(all.begin(), all.end(), [](const ops::OpSample& x) {
+      return x.attrs.input_projection && !x.attrs.states_only;
+    });
+    ASSERT_NE(s, all.end());
+    Problem p = make_problem(op, *s, 2, 3);
+    EXPECT_BRINE_ERROR(ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt),
+                       std::string(ir::op_name(op)) + " with input_projection cannot be differentiated");
+  }
+}
+
 TEST(Vjp, ConventionsAtKinks) {
   // relu'(0) = 0, and tied maxima share the gradient equally.
   ir::Graph g;

@@ -114,6 +114,27 @@ TEST(IrText, ParseErrorsNameLineAndColumn) {
   EXPECT_BRINE_ERROR(ir::parse(with("%2 = matmul(%0, %1) : f32[N,3]", "%2 = pack_panels(%1) {axes=[2]} : f32[1,4,2]"),
                                "g.ir"),
                      "node %2 (pack_panels)", "pack_panels of (4, 3): 3 columns are not a multiple of the panel width 2");
+  // A scan that projects its input takes x, w, b and r of agreeing shapes.
+  const std::string lstm = R"(brine.ir 1
+graph "g" {
+  %0 = input {name="x"} : f32[N,T,4]
+  %1 = param {name="w", init="glorot_uniform"} : f32[4,8]
+  %2 = param {name="b", init="zeros"} : f32[8]
+  %3 = param {name="r", init="orthogonal"} : f32[2,8]
+  %4 = lstm(%0, %1, %2, %3) {input_projection=true} : f32[N,T,6,2]
+  return "y" = %4
+}
+)";
+  EXPECT_NO_THROW(ir::parse(lstm, "lstm.ir"));
+  const auto lstm_with = [&](const std::string& from, const std::string& to) {
+    std::string s = lstm;
+    return s.replace(s.find(from), from.size(), to);
+  };
+  EXPECT_BRINE_ERROR(ir::parse(lstm_with("f32[N,T,4]", "f32[N,T,5]"), "lstm.ir"), "node %4 (lstm)",
+                     "lstm(f32[N,T,5], f32[4,8], f32[8], f32[2,8])",
+                     "with input_projection x must be (batch, time, K), w (K, G) and b (G)");
+  EXPECT_BRINE_ERROR(ir::parse(lstm_with("lstm(%0, %1, %2, %3)", "lstm(%0, %1, %3)"), "lstm.ir"), "node %4 (lstm)",
+                     "with input_projection the operands are x, w, b, r and the initial states");
 }
 
 TEST(IrText, DotExportShowsKernels) {

@@ -368,7 +368,8 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
 
 // Units that fill whole panels: codegen hands the scans their recurrent
 // kernels packed (the backward's transposed one packed from the kernel
-// itself), and an inference graph's scans write their states only
+// itself), LSTM projects its input inside its steps, and an inference
+// graph's scans write their states only
 // (codegen/scan_passes.h). The compiled gradient and forward graphs, in
 // double, against the reference evaluation of the graphs as written.
 TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
@@ -377,10 +378,15 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
   auto out = Dense(1)(GRU(16, {.reset_after = false})(SimpleRNN(16, {.return_sequences = true, .go_backwards = true})(seq)));
   const ir::Graph back = ir::differentiate_sum_of_outputs(Model({x}, {out}).graph());
   Executable exe = compile(back, {.dtype = DType::F64});
-  int packed = 0, transposed = 0;
-  for (const ir::Node& n : exe.graph().nodes)
+  int packed = 0, transposed = 0, projected = 0;
+  for (const ir::Node& n : exe.graph().nodes) {
     if (n.op == ir::Op::PackPanels) ++(n.attrs.transpose_a ? transposed : packed);
-  EXPECT_EQ(packed, 3);      // each forward scan's kernel
+    projected += n.attrs.input_projection;
+  }
+  // LSTM's input projection runs in its scan (SimpleRNN's is reversed first,
+  // go_backwards; GRU's stays a kernel).
+  EXPECT_EQ(projected, 1);
+  EXPECT_EQ(packed, 3 + 1);  // each forward scan's kernel, and LSTM's input kernel
   EXPECT_EQ(transposed, 3);  // each backward scan's, the transpose folded in
   // The same model for inference: its LSTM and GRU write their states only.
   const ir::Graph forward_graph = Model({x}, {out}).graph();
