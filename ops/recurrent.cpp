@@ -726,15 +726,18 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
           dhp(codegen::func_name(n, "_dh_prev"));
       dh(u, t, b) = G(kH) + select(last, zero, ctx.self(u, kDhPrev, after, b));
       const Expr ac = act_expr(act, y(u, kC, t, b));
-      dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
-                    dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
+      // dc feeds dz (a stage of its own) and the output's dc_{t-1} slot
+      // (inline: the schedule computes dc with dz's rows, out of out's reach).
+      const Expr dc_e = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
+                        dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
+      dc(u, t, b) = dc_e;
       const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
       dz(u, g, t, b) = mux(g, {(dc(u, t, b) * Y(kG) + G(kI)) * act_grad_expr(ract, Y(kI)),
                                (dc(u, t, b) * cprev + G(kF)) * act_grad_expr(ract, Y(kF)),
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
       previous_h_grad(dhp, rt, dz, U, 4, zero);
-      out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), k == kDhPrev, dhp(u, t, b), dc(u, t, b) * Y(kF));
+      out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), k == kDhPrev, dhp(u, t, b), dc_e * Y(kF));
       ctx.stages[n.id] = {dhp, dz, dc};
       return out;
     }
@@ -924,9 +927,13 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // Every unit block's matmul reads the step's dz of all units: computed
     // once per step, rows in parallel, rather than by each block (which
     // read the step's y and gy, 768 KiB for lstm256, from memory twice).
-    for (Func f : {dz, dc}) {
+    // LSTM's dc goes with dz's rows (one parallel loop per step, not two);
+    // the others' third stage (GRU's da_h, SimpleRNN's dh) is a loop of its own.
+    const bool with_dz = s.anchor.op == ir::Op::LstmGrad;
+    for (Func f : with_dz ? std::vector<Func>{dz} : std::vector<Func>{dz, dc}) {
       Var rows = f.args().back(), rb("rb"), ri("ri");
       f.compute_root().split(rows, rb, ri, 8, TailStrategy::GuardWithIf).parallel(rb);
+      if (with_dz) dc.compute_at(dz, rb);
     }
   }
 }
