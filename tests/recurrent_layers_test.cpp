@@ -413,6 +413,40 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
 
 // A compiled training step with clipping by global norm: the loss of a
 // small sequence regression goes down.
+// Stacked LSTMs: the second one's input is the first one's h slot, a strided
+// view of its output, projected inside the second's steps; the training
+// graph reads dz in place too. Both against the reference, in double, for
+// sizes of 1 (where a dynamic axis's strides could be read ambiguously).
+TEST_F(RecurrentLayers, StackedLayersReadTheirInputsInPlace) {
+  auto x = Input({"T", 3}, "x", DType::F64);
+  auto out = LSTM(16)(LSTM(16, {.return_sequences = true})(x));
+  const ir::Graph forward_graph = Model({x}, {out}).graph();
+  const ir::Graph back = ir::differentiate_sum_of_outputs(forward_graph);
+  Executable inference = compile(forward_graph, {.dtype = DType::F64});
+  Executable training = compile(back, {.dtype = DType::F64});
+  for (const Executable* exe : {&inference, &training}) {
+    int projected = 0, strided_inputs = 0;
+    for (const ir::Node& n : exe->graph().nodes) projected += n.attrs.input_projection;
+    for (const codegen::KernelGroup& k : exe->partition().kernels)
+      for (const auto& st : k.input_strides) strided_inputs += !st.empty();
+    EXPECT_EQ(projected, 2);
+    EXPECT_GE(strided_inputs, exe == &inference ? 1 : 3);  // h into the second scan; and dz into dR, dW, db
+  }
+  for (size_t i = 0; i < inference.params().size(); ++i)
+    training.set_param(inference.param_names()[i], inference.params()[i]);
+  std::vector<ops::RefTensor> params;
+  for (const Tensor& p : inference.params()) params.push_back(test::to_ref(p));
+  for (const auto& [n, t] : {std::pair<int64_t, int64_t>{1, 1}, {3, 5}}) {
+    SCOPED_TRACE(fmt::format("N = {}, T = {}", n, t));
+    const Tensor xv = test::random_tensor({n, t, 3}, DType::F64, 11, -1.0, 1.0);
+    const std::vector<ops::RefTensor> in{test::to_ref(xv)};
+    EXPECT_TRUE(test::close(inference.forward({xv})[0], ir::evaluate(forward_graph, in, params)[0], 1e-9, 1e-9));
+    const std::vector<Tensor> got = training.forward({xv});
+    const auto want = ir::evaluate(back, in, params);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(test::close(got[i], want[i], 1e-9, 1e-9)) << back.outputs[i].name;
+  }
+}
+
 TEST_F(RecurrentLayers, TrainsWithGradientClipping) {
   auto x = Input({5, 2});
   auto y = Dense(1)(LSTM(6)(x));
