@@ -87,12 +87,12 @@ Partition fuse(const ir::Graph& g) {
   // sizes (they are also the strides the kernels reading it are told).
   std::vector<bool> view(g.nodes.size(), false);
   for (const ir::Node& n : g.nodes) view[n.id] = ir::op_info(n.op).kind == FusionKind::View;
-  const StrideProbe probe(g, view, 1000003), other_probe(g, view, 2000003);
+  const StrideProbe probe(g, view, 0), other_probe(g, view, 1);  // they read `view` as it changes
   for (KernelGroup& k : groups) {
     if (k.nodes.size() != 1 || g.node(k.anchor).op != ir::Op::Slice) continue;
     const ir::Node& n = g.node(k.anchor);
     if (g.node(n.inputs[0]).op == ir::Op::Constant) continue;
-    view[n.id] = true;
+    view[n.id] = true;  // tentatively, for the probes
     if (reshapes_in_place(g, consumers, probe, n.id) && reshapes_in_place(g, consumers, other_probe, n.id)) {
       group_of[n.id] = -1;
       k = {};

@@ -42,7 +42,7 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
     if (p.kernel_of[id] >= 0 && p.kernels[p.kernel_of[id]].tail == id && output_of[id] < 0)
       output_of[id] = static_cast<int>(o);
   }
-  const StrideProbe probe(g, p.view, 1000003);
+  const StrideProbe probe(g, p.view);
   std::vector<int> buffer_of(g.nodes.size(), -1);
   int n_inputs = 0, n_params = 0;
   for (const ir::Node& n : g.nodes) {

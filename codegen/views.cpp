@@ -6,13 +6,19 @@
 
 namespace brine::codegen {
 
-StrideProbe::StrideProbe(const ir::Graph& g, const std::vector<bool>& view, int64_t first_prime)
+StrideProbe::StrideProbe(const ir::Graph& g, const std::vector<bool>& view, int which)
     : g_(g), view_(view), symbols_(g.symbols()) {
-  for (int64_t c = first_prime; primes_.size() < symbols_.size(); ++c) {
+  int64_t largest = 1000;
+  for (const ir::Node& n : g.nodes)
+    for (const ir::Dim& d : n.type.shape)
+      if (d.is_static()) largest = std::max(largest, d.size);
+  std::vector<int64_t> primes;
+  for (int64_t c = largest + 1; primes.size() < 2 * symbols_.size(); ++c) {
     bool prime = true;
     for (int64_t d = 2; d * d <= c && prime; ++d) prime = c % d != 0;
-    if (prime) primes_.push_back(c);
+    if (prime) primes.push_back(c);
   }
+  primes_.assign(primes.begin() + which * symbols_.size(), primes.begin() + (which + 1) * symbols_.size());
 }
 
 std::vector<int64_t> StrideProbe::extents(int id) const {

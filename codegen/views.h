@@ -1,9 +1,10 @@
 // The strides of views (codegen/fusion.h): a slice read in place has its
 // base's strides, a reshape strides that follow from its input's (or none:
 // then it would need a copy). Found with every dynamic size replaced by a
-// probe value, a distinct prime larger than any static extent, so that
-// products of sizes agree only where they agree symbolically; a stride that
-// differs between two probes depends on a dynamic size.
+// probe value, a distinct prime larger than any static extent (so that it
+// divides none: products of sizes agree only where they agree
+// symbolically); a stride that differs between the two probes (`which` = 0
+// or 1, disjoint primes) depends on a dynamic size.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@ namespace brine::codegen {
 class StrideProbe {
  public:
   // `view`: node id -> read in place from its input's buffer.
-  StrideProbe(const ir::Graph& g, const std::vector<bool>& view, int64_t first_prime);
+  StrideProbe(const ir::Graph& g, const std::vector<bool>& view, int which = 0);
 
   std::vector<int64_t> extents(int id) const;
   static std::vector<int64_t> dense(const std::vector<int64_t>& extents);
