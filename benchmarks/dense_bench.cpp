@@ -137,7 +137,8 @@ void add_training_workloads(Workloads& workloads, const std::string& w, const st
   const double gflop = training_gflop(layers);
   std::vector<Prepared> backward;
   backward.push_back(onednn_backward(w, gflop, layers, x));
-  for (const char* s : {"tuned", "naive"}) backward.push_back(brine_jit(w, std::string("brine JIT ") + s, gflop, model, x, true, s));
+  for (const char* s : {"tuned", "naive"})
+    backward.push_back(brine_jit(w, std::string("brine JIT ") + s, gflop, model, x, true, {.schedule = s}));
   workloads.emplace_back(w, std::move(backward));
   const brine::Tensor target = random_input({layers.back().M, layers.back().N});
   std::vector<Prepared> steps;

@@ -156,15 +156,13 @@ Prepared brine_aot(const std::string& w, const std::string& engine, double gflop
 // loss = sum(outputs), whose output compared is every kernel gradient in a
 // row (outputs named ".../kernel", in the model's parameter order).
 inline Prepared brine_jit(const std::string& w, const std::string& engine, double gflop, const brine::Model& m,
-                          const brine::Tensor& x, bool backward, const std::string& schedule = "tuned") {
+                          const brine::Tensor& x, bool backward, const brine::CompileOptions& o = {}) {
   return prepare(w, engine, gflop, [&](Prepared& p) {
     struct State {
       brine::Executable exe;
       std::vector<brine::Tensor> in, out;
       std::vector<size_t> kernels;
     };
-    brine::CompileOptions o;
-    o.schedule = schedule;
     const brine::ir::Graph g = backward ? brine::ir::differentiate_sum_of_outputs(m.graph()) : m.graph();
     auto st = std::make_shared<State>(State{brine::compile(g, o), {x}, std::vector<brine::Tensor>(g.outputs.size()), {}});
     for (size_t i = 0; i < g.outputs.size(); ++i)

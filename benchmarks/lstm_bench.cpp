@@ -40,8 +40,13 @@ void add(bench::Workloads& workloads, const std::string& w,
   f.push_back(onednn(w, fwd, spec, x, false));
   f.push_back(brine_aot<Aot>(w, "brine AOT tuned", fwd, x));
   f.push_back(brine_jit(w, "brine JIT tuned", fwd, model, x, false));
+  // The input projection as its own kernel over all steps (the IR's form)
+  // rather than inside each step: what fusing it buys.
+  const brine::CompileOptions kernel{.projection_in_scan = false};
+  f.push_back(brine_jit(w, "brine JIT, projection kernel", fwd, model, x, false, kernel));
   b.push_back(onednn(w, both, spec, x, true));
   b.push_back(brine_jit(w, "brine JIT tuned", both, model, x, true));
+  b.push_back(brine_jit(w, "brine JIT, projection kernel", both, model, x, true, kernel));
   workloads.emplace_back(w, std::move(f));
   workloads.emplace_back(w, std::move(b));
 }

@@ -121,6 +121,10 @@ ir::Graph fuse_input_projections(const ir::Graph& g) {
   bool changed = false;
   for (const ir::Node& n : g.nodes) {
     if ((n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn) || n.attrs.input_projection) continue;
+    // Only layers whose kernels go as panels: on smaller ones (seed_lstm's
+    // 8 units) the step's extra product cost more than z's round trip.
+    const ir::Dim& units = n.type.shape[3];
+    if (!units.is_static() || units.size % kPanelWidth != 0) continue;
     const ir::Node& z = g.node(n.inputs[0]);
     if (z.op != ir::Op::Add || !only_read_by(z.id, n.id) || std::count(n.inputs.begin(), n.inputs.end(), z.id) != 1)
       continue;
@@ -145,8 +149,8 @@ ir::Graph fuse_input_projections(const ir::Graph& g) {
   return out;
 }
 
-ir::Graph prepare_scans(const ir::Graph& g) {
-  return pack_scan_weights(drop_unread_workspaces(fuse_input_projections(g)));
+ir::Graph prepare_scans(const ir::Graph& g, bool projection_in_scan) {
+  return pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g));
 }
 
 }  // namespace brine::codegen

@@ -32,11 +32,16 @@ ir::Graph drop_unread_workspaces(const ir::Graph& g);
 // else, takes x, w and b instead (input_projection): each step accumulates
 // its x_t w into the gate registers with h_{t-1} r, so z (N, T, 4U) is never
 // written nor read back (lstm256's forward: the projection's 2.2 ms kernel
-// and z's 13 MB round trip through memory). Runs after differentiation: the
-// backward reads x and dz, never z.
+// and z's 13 MB round trip through memory). Only when the units are a
+// multiple of the panel width (w is then packed like r): on smaller layers
+// the separate kernel was faster (seed_lstm's 8 units: 0.93–1.08 µs against
+// 1.24–1.32 fused). Runs after differentiation: the backward reads x and dz,
+// never z.
 ir::Graph fuse_input_projections(const ir::Graph& g);
 
-// All three: fuse_input_projections, drop_unread_workspaces, pack_scan_weights.
-ir::Graph prepare_scans(const ir::Graph& g);
+// All three (fuse_input_projections only with `projection_in_scan`, see
+// CompileOptions): fuse_input_projections, drop_unread_workspaces,
+// pack_scan_weights.
+ir::Graph prepare_scans(const ir::Graph& g, bool projection_in_scan = true);
 
 }  // namespace brine::codegen

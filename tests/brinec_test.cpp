@@ -71,6 +71,23 @@ TEST_F(Brinec, EmitsTextStages) {
   EXPECT_NE(r.out.find("cluster_k2"), std::string::npos) << r.out;
 }
 
+// An LSTM's input projection runs inside its scan unless asked to stay a
+// kernel of its own.
+TEST_F(Brinec, ProjectionKernelFlagKeepsTheProjectionAKernel) {
+  reset_layer_names();
+  auto x = Input({"T", 4}, "x");
+  const std::string lstm = dir + "/lstm.ir";
+  write_file_atomic(lstm, ir::print(Model({x}, {LSTM(16)(x)}, "lstm").graph()));
+  Result r = brinec(lstm + " --emit=fused");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("input_projection=true"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("=matmul"), std::string::npos) << r.out;
+  r = brinec(lstm + " --emit=fused --projection-kernel");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("input_projection"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("%2=matmul -> %4=add"), std::string::npos) << r.out;
+}
+
 TEST_F(Brinec, EmitsPerKernelListings) {
   for (const auto& [kind, ext, marker] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"stmt", ".stmt", "produce"}, {"stmt-html", ".stmt.html", "<head><style"}, {"asm", ".s", "tiny_k"},

@@ -432,8 +432,13 @@ TEST_F(RecurrentLayers, StackedLayersReadTheirInputsInPlace) {
     EXPECT_EQ(projected, 2);
     EXPECT_GE(strided_inputs, exe == &inference ? 1 : 3);  // h into the second scan; and dz into dR, dW, db
   }
-  for (size_t i = 0; i < inference.params().size(); ++i)
+  // The same with the projections left as kernels of their own.
+  Executable separate = compile(forward_graph, {.dtype = DType::F64, .projection_in_scan = false});
+  for (const ir::Node& n : separate.graph().nodes) EXPECT_FALSE(n.attrs.input_projection);
+  for (size_t i = 0; i < inference.params().size(); ++i) {
     training.set_param(inference.param_names()[i], inference.params()[i]);
+    separate.set_param(inference.param_names()[i], inference.params()[i]);
+  }
   std::vector<ops::RefTensor> params;
   for (const Tensor& p : inference.params()) params.push_back(test::to_ref(p));
   for (const auto& [n, t] : {std::pair<int64_t, int64_t>{1, 1}, {3, 5}}) {
@@ -441,6 +446,7 @@ TEST_F(RecurrentLayers, StackedLayersReadTheirInputsInPlace) {
     const Tensor xv = test::random_tensor({n, t, 3}, DType::F64, 11, -1.0, 1.0);
     const std::vector<ops::RefTensor> in{test::to_ref(xv)};
     EXPECT_TRUE(test::close(inference.forward({xv})[0], ir::evaluate(forward_graph, in, params)[0], 1e-9, 1e-9));
+    EXPECT_TRUE(test::close(separate.forward({xv})[0], ir::evaluate(forward_graph, in, params)[0], 1e-9, 1e-9));
     const std::vector<Tensor> got = training.forward({xv});
     const auto want = ir::evaluate(back, in, params);
     for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(test::close(got[i], want[i], 1e-9, 1e-9)) << back.outputs[i].name;
