@@ -19,6 +19,10 @@
 //   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
 //   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
 //
+//   lstm / simple_rnn (x, w, b, r [, states]) {input_projection}: the same
+//   with z_t = x_t w + b computed inside each step (codegen's form, see
+//   codegen/scan_passes.h; no VJP).
+//
 //   gru(zx, r [, rb] [, h0]) -> y (N, T, 5, U): h, z, r, the candidate hh and
 //   q (reset_after: h_{t-1} r_h + rb_h; else r ⊙ h_{t-1}), tf.keras's GRU;
 //   gru_grad(rᵀ, y, gy [, h0]) -> (N, T, 5, U): da_z, da_r, da_h, the
@@ -536,9 +540,10 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
 }
 
 namespace {
-// The recurrent kernel operand indexed (column, row) in Halide's order, packed
-// or not. Panels hold whole vectors of units (scan_passes packs only then),
-// so a vector of columns is one contiguous load from one panel.
+// A weight operand (r, rᵀ, or input_projection's w; by default the recurrent
+// kernel) indexed (column, row) in Halide's order, packed or not. Panels hold
+// whole vectors of units (scan_passes packs only then), so a vector of
+// columns is one contiguous load from one panel.
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n, int i) {
   const ir::TensorType& t = ctx.in_type(n, i);
   if (t.rank() == 2) return ctx.in(n, i);
