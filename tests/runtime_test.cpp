@@ -268,7 +268,7 @@ graph "slices" {
 
 TEST(Views, SlicesAreReadInPlace) {
   const ir::Graph g = ir::parse(kSlices, "slices.ir");
-  for (const std::string schedule : {"naive", "tuned"}) {
+  for (const std::string schedule : {"naive", "tuned", "mullapudi2016", "adams2019"}) {
     SCOPED_TRACE(schedule);
     CompileOptions o;
     o.schedule = schedule;
