@@ -183,33 +183,36 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 // Dense + bias + activation is one pass over the output. Measurements behind
 // each choice (AMD EPYC, AVX-512, 2 threads, peak 447 GFLOP/s measured) are in
 // docs/scheduling.md; the figures quoted here are from that table.
-namespace {
-// A product summed over the batch (a Dense-on-sequences weight gradient):
-// threads take blocks of output columns; in a block, per batch sample, each
-// register tile (2 vectors x 8 rows) sums the sample's rows, the tile's
-// columns of the right operand copied contiguous first (in place, rows 4 KiB
-// apart fell into the same L1 sets), the left operand's sample rows in L2.
-// lstm256's two weight gradients: 4.4 and 2.2 ms as batched products plus
-// reduce_sum, 2.7 and 1.2 ms this way.
-void schedule_batch_sum(codegen::ScheduleCtx& s, Halide::Func acc) {
+
+// A product summed over samples (see ops/matmul.h): threads take blocks of
+// output columns; in a block, per sample (the outer
+// reduction loop), each register tile sums the sample's steps, the tile's
+// columns of the right operand copied contiguous first (`panel`; in place,
+// rows 4 KiB apart fell into the same L1 sets), the left operand's sample
+// rows in L2. Rows in parallel inside each sample instead streamed the
+// sample's whole right operand through every task (7.0 ms for lstm256's
+// dR); a tile summing all samples at once streamed them from memory once
+// per tile (13.6 ms). lstm256's weight gradients: dW 4.4 and 2.2 ms as
+// batched products plus reduce_sum, 2.7 and 1.2 ms this way. Tiles of 4
+// vectors by 4 rows when they tile the output whole (16 accumulators fed by
+// 4 broadcasts a step rather than 8 by 2 x 8): dR 4.6-4.9 -> 4.3-4.7 ms,
+// the projection's dW 2.5-3.1 -> 2.5-2.9, the head's 1.1-1.5 -> 1.1-1.3.
+void schedule_sample_sum(codegen::ScheduleCtx& s, Halide::Func acc, int update, Halide::Func panel, int narrow) {
   using namespace Halide;
   const int v = s.vector_width;
   Var n = s.out_vars[1], m = s.out_vars[0];
   const ir::Dim N = s.anchor.type.shape[1], M = s.anchor.type.shape[0];
   const int lanes = N.is_static() ? static_cast<int>(std::min<int64_t>(N.size, v)) : v;
-  // 4 vectors by 4 rows when they tile the output whole (16 accumulators
-  // fed by 4 broadcasts a step rather than 8): the projection's dW 2.5-3.1
-  // -> 2.5-2.9 ms, the head's 1.1-1.5 -> 1.1-1.3 in the same runs.
   const bool wide = N.is_static() && M.is_static() && N.size % (4 * v) == 0 && M.size % 4 == 0;
-  const int width = wide ? 4 * v : N.is_static() && N.size >= 2 * v ? 2 * v : lanes;
+  const int width = wide ? 4 * v : narrow;
   s.out.vectorize(n, lanes, TailStrategy::GuardWithIf);
   acc.compute_root().vectorize(n, lanes, TailStrategy::GuardWithIf);
-  const std::vector<RVar> r = codegen::update_rvars(acc);
+  const std::vector<RVar> r = codegen::update_rvars(acc, update);
   const bool big = N.is_static() && M.is_static() && N.size * M.size >= (1 << 14);
   const int64_t tiles = N.is_static() ? (N.size + width - 1) / width : 1;
   const int blocks = big ? 4 : 1;
   Var mo("mo"), mi("mi"), no("no"), ni("ni"), nb("nb"), nt("nt");
-  Stage up = acc.update();
+  Stage up = acc.update(update);
   // Row tiles that divide the rows: Halide 14 miscompiled the unrolled rows
   // of a guarded tail here (7 rows by 8: row 6 came out wrong).
   int rows = M.is_static() ? static_cast<int>(std::min<int64_t>(M.size, wide ? 4 : 8)) : 1;
@@ -225,15 +228,18 @@ void schedule_batch_sum(codegen::ScheduleCtx& s, Halide::Func acc) {
   // vector, 37 columns; only whole tiles unroll.)
   if (N.is_static() && N.size % width == 0) up.unroll(ni);
   if (blocks > 1) up.parallel(nb);
-  Func panel = Func(s.lower.in(s.anchor, 1)).in(acc);
   panel.compute_at(acc, nt).vectorize(panel.args()[0], lanes, TailStrategy::GuardWithIf);
 }
-}  // namespace
 
 void MatMul::schedule(codegen::ScheduleCtx& s) {
   using namespace Halide;
   Func acc = s.lower.stages.at(s.anchor.id)[0];
-  if (!s.anchor.attrs.axes.empty()) return schedule_batch_sum(s, acc);
+  if (!s.anchor.attrs.axes.empty()) {  // summed over the batch
+    const ir::Dim N = s.anchor.type.shape[1];
+    const int v = s.vector_width;
+    const int narrow = N.is_static() && N.size >= 2 * v ? 2 * v : N.is_static() ? static_cast<int>(std::min<int64_t>(N.size, v)) : v;
+    return schedule_sample_sum(s, acc, 0, Func(s.lower.in(s.anchor, 1)).in(acc), narrow);
+  }
   const int rank = static_cast<int>(s.out_vars.size());
   const int v = s.vector_width;
   Var n = s.out_vars[rank - 1], m = s.out_vars[rank - 2];

@@ -47,6 +47,7 @@
 #include "codegen/lower_ctx.h"
 #include "codegen/vector_math.h"
 #include "ir/builder.h"
+#include "ops/matmul.h"
 
 namespace brine::ops {
 
@@ -138,16 +139,17 @@ ir::Shape matrix_shape(const ir::TensorType& t) {
   return t.shape;
 }
 
+// A ShapeError naming the op and its operands' types: "lstm(f32[...], ...): why".
+[[noreturn]] void operand_error(const ir::Node& n, std::span<const ir::TensorType> in, const std::string& why) {
+  std::vector<std::string> s;
+  for (const auto& t : in) s.push_back(ir::type_str(t));
+  throw ShapeError(fmt::format("{}({}): {}", ir::op_name(n.op), fmt::join(s, ", "), why));
+}
+
 // The units U, checked against every operand; throws ShapeError naming the op
 // and the shapes.
 int64_t cell_units(const ir::Node& n, std::span<const ir::TensorType> in) {
-  const std::string op(ir::op_name(n.op));
-  const auto types = [&] {
-    std::vector<std::string> s;
-    for (const auto& t : in) s.push_back(ir::type_str(t));
-    return fmt::format("{}", fmt::join(s, ", "));
-  };
-  const auto fail = [&](const std::string& why) { throw ShapeError(fmt::format("{}({}): {}", op, types(), why)); };
+  const auto fail = [&](const std::string& why) { operand_error(n, in, why); };
   const Cell cell = cell_of(n.op);
   const bool rk = n.op == ir::Op::RecurrentKernelGrad;
   // A GRU with reset_after may take its recurrent bias (3U) after r (rank 1,
@@ -218,11 +220,7 @@ struct Seq {
 // z = x w + b inside each step. The operand types the plain op (z, r
 // [, states]) sees, after checking x (N, T, K), w (K, G) or its panels, b (G).
 std::vector<ir::TensorType> projected_types(const ir::Node& n, std::span<const ir::TensorType> in) {
-  const auto fail = [&](const std::string& why) {
-    std::vector<std::string> s;
-    for (const auto& t : in) s.push_back(ir::type_str(t));
-    throw ShapeError(fmt::format("{}({}): {}", ir::op_name(n.op), fmt::join(s, ", "), why));
-  };
+  const auto fail = [&](const std::string& why) { operand_error(n, in, why); };
   if (n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn) fail("input_projection applies to lstm and simple_rnn only");
   if (in.size() < 4) fail("with input_projection the operands are x, w, b, r and the initial states");
   const ir::TensorType& x = in[0];
@@ -809,47 +807,15 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   const auto& st = s.lower.stages.at(s.anchor.id);
   const int v = s.vector_width;
   if (s.anchor.op == ir::Op::RecurrentKernelGrad) {
-    // dr = Σ h_prevᵀ dz over the batch and time: the output in register
-    // tiles (vectors along 4U by rows of U), the whole sum inside.
+    // dr = Σ h_prevᵀ dz over the batch and time, summed like a Dense-on-
+    // sequences weight gradient (ops/matmul.h); the h0 term, if any, is an
+    // update of its own before the main sum.
     Func acc = st[0];
-    const int64_t G = s.anchor.type.shape[1].size, U = s.anchor.type.shape[0].size;
+    const int64_t G = s.anchor.type.shape[1].size;
     const int lanes = static_cast<int>(std::min<int64_t>(G, v));
-    Var j = s.out_vars[1], i = s.out_vars[0];
-    s.out.vectorize(j, lanes, TailStrategy::GuardWithIf);
-    acc.compute_root().vectorize(j, lanes, TailStrategy::GuardWithIf);
-    const int main_sum = acc.num_update_definitions() - 1;  // after h0's, if any
-    if (main_sum > 0) acc.update(0).vectorize(j, lanes, TailStrategy::GuardWithIf);
-    const std::vector<RVar> r = codegen::update_rvars(acc, main_sum);
-    // 4 vectors by 4 rows when they tile dr whole: 16 accumulators fed by 4
-    // broadcasts a step, not 8 (lstm256: 4.6-4.9 -> 4.3-4.7 ms, same runs).
-    const bool wide = G % (4 * lanes) == 0 && U % 4 == 0;
-    int rows = static_cast<int>(std::min<int64_t>(U, wide ? 4 : 8));
-    while (U % rows != 0) --rows;
-    // Threads take blocks of columns; in a block, per batch sample (the
-    // outer reduction loop), each column tile's slice of the sample's dz
-    // (T x 48) stays in L1 while all the row tiles pass over it, the
-    // sample's h rows in L2. Rows in parallel inside each sample instead
-    // streamed the sample's whole dz through every task (7.0 ms for
-    // lstm256's dr); a tile summing all samples at once streamed them from
-    // memory once per tile (13.6 ms).
-    const int width = wide ? 4 * lanes : tile_width(G, lanes);
-    const int64_t tiles = (G + width - 1) / width;
-    const int blocks = U * G >= (1 << 14) ? 4 : 1;
-    Var io("io"), ii("ii"), jo("jo"), ji("ji"), jb("jb"), jt("jt");
-    Stage up = acc.update(main_sum);
-    up.split(i, io, ii, rows)
-        .split(j, jo, ji, width, TailStrategy::GuardWithIf)
-        .split(jo, jb, jt, static_cast<int>((tiles + blocks - 1) / blocks), TailStrategy::GuardWithIf)
-        .reorder(ji, ii, r[0], io, jt, r[1], jb)
-        .vectorize(ji, lanes, TailStrategy::GuardWithIf)
-        .unroll(ji)
-        .unroll(ii);
-    if (blocks > 1) up.parallel(jb);
-    // The tile's columns of the sample's dz, copied contiguous: in place,
-    // its T rows 4 KiB apart fell into the same few L1 sets and left L1
-    // before the next row tile.
-    Func panel = st[1];
-    panel.compute_at(acc, jt).vectorize(panel.args()[0], lanes, TailStrategy::GuardWithIf);
+    const int main_sum = acc.num_update_definitions() - 1;
+    if (main_sum > 0) acc.update(0).vectorize(s.out_vars[1], lanes, TailStrategy::GuardWithIf);
+    schedule_sample_sum(s, acc, main_sum, st[1], tile_width(G, lanes));
     return;
   }
   const int64_t U = s.anchor.type.shape[3].size;

@@ -124,7 +124,7 @@ struct Executor::Plan {
   std::vector<size_t> offsets;                     // per Temp buffer: arena offset
   std::vector<halide_buffer_t> bufs;               // per buffer
   std::vector<std::vector<halide_dimension_t>> dims;
-  std::vector<int64_t> view_offset;                // per View: bytes from its base's start
+  std::vector<int64_t> view_offset;                // per View: bytes from its viewed buffer's start
   std::shared_ptr<void> arena;
   size_t arena_bytes = 0;
 };
@@ -288,7 +288,6 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
       extents[a] = base.dim[rank - 1 - a].extent;
       strides[a] = base.dim[rank - 1 - a].stride;
     }
-    plan->view_offset[b] = plan->view_offset[v.index];
     if (v.slice_axis >= 0) {
       BRINE_CHECK_INTERNAL(v.slice_axis < rank && static_cast<int>(plan->shapes[b].size()) == rank, "bad slice view " + v.name);
       const int64_t start = v.slice_start >= 0 ? v.slice_start : extents[v.slice_axis] + v.slice_start;
@@ -297,7 +296,7 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
         throw Error(fmt::format("model '{}': slice '{}' takes [{}, {}) of axis {} of '{}' {}, which has {}",
                                 p.model_name, v.name, start, start + length, v.slice_axis,
                                 p.buffers[v.index].name, shape_string(plan->shapes[v.index]), extents[v.slice_axis]));
-      plan->view_offset[b] += start * strides[v.slice_axis] * dtype_size(v.dtype);
+      plan->view_offset[b] = start * strides[v.slice_axis] * dtype_size(v.dtype);
     } else {
       // The compiler's recipe, not one found from these extents: with a
       // dynamic size of 1 there are several, and the kernels were compiled
@@ -356,11 +355,7 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
   // Views take their base's memory (resolved in buffer order: a view's base
   // always has a lower id), at their offset from the base's start.
   for (size_t b = 0; b < p.buffers.size(); ++b)
-    if (p.buffers[b].kind == BufferKind::View) {
-      int32_t root = p.buffers[b].index;
-      while (p.buffers[root].kind == BufferKind::View) root = p.buffers[root].index;
-      plan.bufs[b].host = plan.bufs[root].host + plan.view_offset[b];
-    }
+    if (p.buffers[b].kind == BufferKind::View) plan.bufs[b].host = plan.bufs[p.buffers[b].index].host + plan.view_offset[b];
 
   void* args[16];
   for (const StepSpec& s : p.steps) {
