@@ -19,7 +19,7 @@
 //   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
 //   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
 //
-//   lstm / simple_rnn (x, w, b, r [, states]) {input_projection}: the same
+//   lstm / simple_rnn / gru (x, w, b, r ...) {input_projection}: the same
 //   with z_t = x_t w + b computed inside each step (codegen's form, see
 //   codegen/scan_passes.h; no VJP).
 //
@@ -216,12 +216,12 @@ struct Seq {
   int64_t at(int64_t n, int64_t t, int64_t s, int64_t u) const { return ((n * T + t) * S + s) * U + u; }
 };
 
-// input_projection: lstm / simple_rnn (x, w, b, r [, states]) compute
-// z = x w + b inside each step. The operand types the plain op (z, r
-// [, states]) sees, after checking x (N, T, K), w (K, G) or its panels, b (G).
+// input_projection: lstm / simple_rnn / gru (x, w, b, r ...) compute
+// z = x w + b inside each step. The operand types the plain op (z, r ...)
+// sees, after checking x (N, T, K), w (K, G) or its panels, b (G).
 std::vector<ir::TensorType> projected_types(const ir::Node& n, std::span<const ir::TensorType> in) {
   const auto fail = [&](const std::string& why) { operand_error(n, in, why); };
-  if (n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn) fail("input_projection applies to lstm and simple_rnn only");
+  if (!is_forward(n.op)) fail("input_projection applies to lstm, gru and simple_rnn only");
   if (in.size() < 4) fail("with input_projection the operands are x, w, b, r and the initial states");
   const ir::TensorType& x = in[0];
   const ir::Shape w = matrix_shape(in[1]);
@@ -250,8 +250,8 @@ void check_cell_activation(const std::string& name, const char* what) {
 int recurrent_weight_operand(const ir::Node& n) {
   switch (n.op) {
     case ir::Op::Lstm:
-    case ir::Op::SimpleRnn: return n.attrs.input_projection ? 3 : 1;
-    case ir::Op::Gru: return 1;
+    case ir::Op::SimpleRnn:
+    case ir::Op::Gru: return n.attrs.input_projection ? 3 : 1;
     case ir::Op::LstmGrad:
     case ir::Op::SimpleRnnGrad:
     case ir::Op::GruGrad: return 0;
@@ -626,38 +626,52 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "gru lowered outside a scan kernel");
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
       const int U = static_cast<int>(n.type.shape[3].size);
-      const bool after = n.attrs.reset_after;
-      const bool has_rb = after && n.inputs.size() > 2 && ctx.in_type(n, 2).rank() == 1;
-      const size_t base = has_rb ? 3 : 2;
+      const bool after = n.attrs.reset_after, projected = n.attrs.input_projection;
+      const size_t rb_at = projected ? 4 : 2;  // x, w, b in z's place with input_projection
+      const bool has_rb = after && n.inputs.size() > rb_at && ctx.in_type(n, rb_at).rank() == 1;
+      const size_t base = rb_at + (has_rb ? 1 : 0);
       const bool state = n.inputs.size() > base;
-      const Func &zx = ctx.in(n, 0), r = weight_func(ctx, n);
+      const Func r = weight_func(ctx, n);
       Func hp(codegen::func_name(n, "_h_prev")), gates(codegen::func_name(n, "_gates")),
-          acts(codegen::func_name(n, "_acts")), q(codegen::func_name(n, "_q")), hrec(codegen::func_name(n, "_h_rec"));
+          acts(codegen::func_name(n, "_acts")), q(codegen::func_name(n, "_q")), hrec(codegen::func_name(n, "_h_rec")),
+          proj(codegen::func_name(n, "_proj"));
       hp(u, t, b) = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, max(t - 1, 0), b));
+      // The input side of gate `block` (z, r, the candidate): z's, or with
+      // input_projection the step's x w + b, a product of its own (the
+      // candidate's must stay apart from its recurrent term, which r scales).
+      if (projected) {
+        const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
+        RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
+        proj(u, g, t, b) = ctx.in(n, 2)(g * U + u);
+        proj(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
+      }
+      const auto zx = [&](int block) { return projected ? proj(u, block, t, b) : ctx.in(n, 0)(block * U + u, t, b); };
       // The recurrent terms of the gates: (z, r) always, the candidate's too
       // with reset_after (it is scaled by r after the matmul).
       RDom ri(0, U, "ri");
       gates(u, g, t, b) = zero;
       gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
-      const auto rb = [&](int block) { return has_rb ? ctx.in(n, 2)(block * U + u) : zero; };
-      acts(u, g, t, b) = mux(g, {act_expr(ract, zx(u, t, b) + gates(u, 0, t, b) + rb(0)),
-                                 act_expr(ract, zx(U + u, t, b) + gates(u, 1, t, b) + rb(1))});
+      const auto rb = [&](int block) { return has_rb ? ctx.in(n, rb_at)(block * U + u) : zero; };
+      acts(u, g, t, b) = mux(g, {act_expr(ract, zx(0) + gates(u, 0, t, b) + rb(0)),
+                                 act_expr(ract, zx(1) + gates(u, 1, t, b) + rb(1))});
       Expr pre;
       if (after) {
         q(u, t, b) = gates(u, 2, t, b) + rb(2);
-        pre = zx(2 * U + u, t, b) + acts(u, 1, t, b) * q(u, t, b);
+        pre = zx(2) + acts(u, 1, t, b) * q(u, t, b);
       } else {
         // Reset before the matmul: (r ⊙ h_{t-1}) R_h, a second product.
         q(u, t, b) = acts(u, 1, t, b) * hp(u, t, b);
         RDom rq(0, U, "rq");
         hrec(u, t, b) = zero;
         hrec(u, t, b) += r(2 * U + u, rq) * q(rq, t, b);
-        pre = zx(2 * U + u, t, b) + hrec(u, t, b);
+        pre = zx(2) + hrec(u, t, b);
       }
       const Expr hh = act_expr(act, pre), z = acts(u, 0, t, b);
       const Expr h = z * hp(u, t, b) + (cast(ctx.type, 1) - z) * hh;
       out(u, k, t, b) = n.attrs.states_only ? h : mux(k, {h, z, acts(u, 1, t, b), hh, q(u, t, b)});
+      // Stages: gates, acts, hp, q [, proj] [, hrec] (the schedule's order).
       ctx.stages[n.id] = {gates, acts, hp, q};
+      if (projected) ctx.stages[n.id].push_back(proj);
       if (!after) ctx.stages[n.id].push_back(hrec);
       return out;
     }
@@ -877,7 +891,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   };
   // A GRU without reset_after has a second product per step (its candidate's
   // (r ⊙ h) R_h forward, dq backward): the last stage, tiled the same way.
-  const bool second_product = s.anchor.op == ir::Op::Gru ? st.size() > 4 : s.anchor.op == ir::Op::GruGrad && st.size() > 3;
+  const bool second_product = s.anchor.op == ir::Op::Gru ? !s.anchor.attrs.reset_after
+                                                         : s.anchor.op == ir::Op::GruGrad && st.size() > 3;
   if (second_product) {
     Func f = st.back();
     tile(f, {codegen::update_rvars(f)[0]}, {}, {f.args()[1]});
@@ -889,7 +904,13 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up);
     acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
     hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
-    if (s.anchor.op == ir::Op::Gru) Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
+    if (s.anchor.op == ir::Op::Gru) {
+      Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
+      if (s.anchor.attrs.input_projection) {  // GRU's x w: a product of its own (see lower), tiled as h r
+        Func proj = st[4];
+        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]});
+      }
+    }
     return;
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
@@ -949,6 +970,9 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       after.reset_after = after_other.reset_after = true;
       ir::Attrs after_states = after;
       after_states.states_only = true;
+      ir::Attrs before_projected = keras, after_projected = after, after_projected_states = after_states;
+      before_projected.input_projection = after_projected.input_projection = true;
+      after_projected_states.input_projection = true;
       return {{"reset_after, zero initial state", {{"N", 4, 9}, {3, 9}, {9}}, after},
               {"reset_after, initial state, 17 units, relu / hard_sigmoid", {{"N", 3, 51}, {17, 51}, {51}, {"N", 17}}, after_other},
               {"reset before the product, initial state", {{"N", 4, 9}, {3, 9}, {"N", 3}}, keras},
@@ -957,7 +981,14 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"reset_after, 2 units, dynamic length", {{2, "N", 6}, {2, 6}, {6}}, after},
               {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after},
               {"reset before the product, 16 units, packed", {{"N", 3, 48}, {16, 48}}, keras},
-              {"reset_after, states only (inference)", {{"N", 4, 9}, {3, 9}, {9}}, after_states, false, 0, false}};
+              {"reset_after, states only (inference)", {{"N", 4, 9}, {3, 9}, {9}}, after_states, false, 0, false},
+              // input_projection (codegen/scan_passes.h): x (N, T, K), w, b, r [, rb] [, h0]
+              {"reset_after, input projection, recurrent bias, initial state",
+               {{"N", 3, 5}, {5, 9}, {9}, {3, 9}, {9}, {"N", 3}}, after_projected, false, 0, false},
+              {"reset before the product, input projection, 16 units, packed, initial state",
+               {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {"N", 16}}, before_projected, false, 0, false},
+              {"reset_after, input projection, 16 units, packed, states only",
+               {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {48}}, after_projected_states, false, 0, false}};
     }
     case ir::Op::GruGrad: {
       ir::Attrs after = keras;

@@ -135,6 +135,23 @@ graph "g" {
                      "with input_projection x must be (batch, time, K), w (K, G) and b (G)");
   EXPECT_BRINE_ERROR(ir::parse(lstm_with("lstm(%0, %1, %2, %3)", "lstm(%0, %1, %3)"), "lstm.ir"), "node %4 (lstm)",
                      "with input_projection the operands are x, w, b, r and the initial states");
+  // A GRU's too (its recurrent bias after r); never a backward op.
+  const std::string gru = R"(brine.ir 1
+graph "g" {
+  %0 = input {name="x"} : f32[N,T,4]
+  %1 = param {name="w", init="glorot_uniform"} : f32[4,6]
+  %2 = param {name="b", init="zeros"} : f32[6]
+  %3 = param {name="r", init="orthogonal"} : f32[2,6]
+  %4 = param {name="rb", init="zeros"} : f32[6]
+  %5 = gru(%0, %1, %2, %3, %4) {reset_after=true, input_projection=true} : f32[N,T,5,2]
+  return "y" = %5
+}
+)";
+  EXPECT_NO_THROW(ir::parse(gru, "gru.ir"));
+  std::string gru_grad = gru;
+  gru_grad.replace(gru_grad.find("gru("), 4, "gru_grad(");
+  EXPECT_BRINE_ERROR(ir::parse(gru_grad, "gru.ir"), "node %5 (gru_grad)",
+                     "input_projection applies to lstm, gru and simple_rnn only");
 }
 
 TEST(IrText, DotExportShowsKernels) {

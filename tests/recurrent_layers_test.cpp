@@ -384,7 +384,7 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
     projected += n.attrs.input_projection;
   }
   // LSTM's input projection runs in its scan (SimpleRNN's is reversed first,
-  // go_backwards; GRU's stays a kernel).
+  // go_backwards; a GRU's without reset_after stays a kernel).
   EXPECT_EQ(projected, 1);
   EXPECT_EQ(packed, 3 + 1);  // each forward scan's kernel, and LSTM's input kernel
   EXPECT_EQ(transposed, 3);  // each backward scan's, the transpose folded in
@@ -413,13 +413,14 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
 
 // A compiled training step with clipping by global norm: the loss of a
 // small sequence regression goes down.
-// Stacked LSTMs: the second one's input is the first one's h slot, a strided
-// view of its output, projected inside the second's steps; the training
-// graph reads dz in place too. Both against the reference, in double, for
-// sizes of 1 (where a dynamic axis's strides could be read ambiguously).
+// Stacked LSTM, GRU (reset_after), LSTM: each layer's input is the one
+// before's h slot, a strided view of its output, projected inside its steps;
+// the training graph reads dz in place too. All against the reference, in
+// double, for sizes of 1 (where a dynamic axis's strides could be read
+// ambiguously).
 TEST_F(RecurrentLayers, StackedLayersReadTheirInputsInPlace) {
   auto x = Input({"T", 3}, "x", DType::F64);
-  auto out = LSTM(16)(LSTM(16, {.return_sequences = true})(x));
+  auto out = LSTM(16)(GRU(16, {.return_sequences = true})(LSTM(16, {.return_sequences = true})(x)));
   const ir::Graph forward_graph = Model({x}, {out}).graph();
   const ir::Graph back = ir::differentiate_sum_of_outputs(forward_graph);
   Executable inference = compile(forward_graph, {.dtype = DType::F64});
@@ -429,8 +430,10 @@ TEST_F(RecurrentLayers, StackedLayersReadTheirInputsInPlace) {
     for (const ir::Node& n : exe->graph().nodes) projected += n.attrs.input_projection;
     for (const codegen::KernelGroup& k : exe->partition().kernels)
       for (const auto& st : k.input_strides) strided_inputs += !st.empty();
-    EXPECT_EQ(projected, 2);
-    EXPECT_GE(strided_inputs, exe == &inference ? 1 : 3);  // h into the second scan; and dz into dR, dW, db
+    EXPECT_EQ(projected, 3);
+    // h into the later scans (but an inference GRU writes h alone: read whole);
+    // and dz into dR, dW, db.
+    EXPECT_GE(strided_inputs, exe == &inference ? 1 : 3);
   }
   // The same with the projections left as kernels of their own.
   Executable separate = compile(forward_graph, {.dtype = DType::F64, .projection_in_scan = false});
