@@ -121,10 +121,6 @@ ir::Graph fuse_input_projections(const ir::Graph& g) {
   bool changed = false;
   for (const ir::Node& n : g.nodes) {
     if ((n.op != ir::Op::Lstm && n.op != ir::Op::SimpleRnn && n.op != ir::Op::Gru) || n.attrs.input_projection) continue;
-    // A GRU that resets before its candidate's product needs r ⊙ h_{t-1} of
-    // every unit in each block of units, its r gate's x w with it: fused,
-    // gru256 (T 50, batch 64) took 8.3-8.4 ms against 7.5-7.9.
-    if (n.op == ir::Op::Gru && !n.attrs.reset_after) continue;
     // Only layers whose kernels go as panels: on smaller ones (seed_lstm's
     // 8 units) the step's extra product cost more than z's round trip.
     const ir::Dim& units = n.type.shape[3];

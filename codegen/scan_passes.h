@@ -28,18 +28,17 @@ ir::Graph pack_scan_weights(const ir::Graph& g);
 // write only their states per step: 2 of LSTM's 6 slots, 1 of GRU's 5.
 ir::Graph drop_unread_workspaces(const ir::Graph& g);
 
-// An lstm, simple_rnn or gru (with reset_after, Keras's default; see the
-// .cpp for the other) whose z is add(matmul(x, w), b), read by nothing
+// An lstm, simple_rnn or gru whose z is add(matmul(x, w), b), read by nothing
 // else, takes x, w and b instead (input_projection): each step accumulates
 // its x_t w into the gate registers with h_{t-1} r (GRU: into tiles of its
-// own, since r scales the candidate's recurrent term), so z (N, T, 4U) is never
-// written nor read back (lstm256's forward: the projection's 2.2 ms kernel
-// and z's 13 MB round trip through memory; a GRU(256) of the same shapes
-// 5.2-5.5 -> 4.9-5.1 ms). Only when the units are a
-// multiple of the panel width (w is then packed like r): on smaller layers
-// the separate kernel was faster (seed_lstm's 8 units: 0.93–1.08 µs against
-// 1.24–1.32 fused). Runs after differentiation: the backward reads x and dz,
-// never z.
+// own, since r scales the candidate's recurrent term), so z (N, T, 4U) is
+// never written nor read back (lstm256's forward: the projection's 2.2 ms
+// kernel and z's 13 MB round trip through memory; a GRU(256) of the same
+// shapes 5.0-5.1 -> 4.8 ms, and 5.1-5.2 -> 4.8-4.9 without reset_after).
+// Only when the units are a multiple of the panel width (w is then packed
+// like r): on smaller layers the separate kernel was faster (seed_lstm's 8
+// units: 0.93–1.08 µs against 1.24–1.32 fused). Runs after differentiation:
+// the backward reads x and dz, never z.
 ir::Graph fuse_input_projections(const ir::Graph& g);
 
 // All three (fuse_input_projections only with `projection_in_scan`, see

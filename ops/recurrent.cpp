@@ -652,19 +652,27 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       gates(u, g, t, b) = zero;
       gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
       const auto rb = [&](int block) { return has_rb ? ctx.in(n, rb_at)(block * U + u) : zero; };
-      acts(u, g, t, b) = mux(g, {act_expr(ract, zx(0) + gates(u, 0, t, b) + rb(0)),
-                                 act_expr(ract, zx(1) + gates(u, 1, t, b) + rb(1))});
+      const Expr a_z = act_expr(ract, zx(0) + gates(u, 0, t, b) + rb(0)),
+                 a_r = act_expr(ract, zx(1) + gates(u, 1, t, b) + rb(1));
       Expr pre;
       if (after) {
+        acts(u, g, t, b) = mux(g, {a_z, a_r});
         q(u, t, b) = gates(u, 2, t, b) + rb(2);
         pre = zx(2) + acts(u, 1, t, b) * q(u, t, b);
       } else {
-        // Reset before the matmul: (r ⊙ h_{t-1}) R_h, a second product.
-        q(u, t, b) = acts(u, 1, t, b) * hp(u, t, b);
+        // Reset before the matmul: (r ⊙ h_{t-1}) R_h, a second product, whose
+        // operand r ⊙ h_{t-1} is acts' third slot (every unit's is needed
+        // before any unit's product: the schedule computes acts first); with
+        // input_projection the candidate's x w is a fourth, so that the whole
+        // projection runs where acts does.
+        std::vector<Expr> slots{a_z, a_r, a_r * hp(u, t, b)};
+        if (projected) slots.push_back(zx(2));
+        acts(u, g, t, b) = mux(g, slots);
+        q(u, t, b) = acts(u, 2, t, b);
         RDom rq(0, U, "rq");
         hrec(u, t, b) = zero;
-        hrec(u, t, b) += r(2 * U + u, rq) * q(rq, t, b);
-        pre = zx(2) + hrec(u, t, b);
+        hrec(u, t, b) += r(2 * U + u, rq) * acts(rq, 2, t, b);
+        pre = (projected ? Expr(acts(u, 3, t, b)) : zx(2)) + hrec(u, t, b);
       }
       const Expr hh = act_expr(act, pre), z = acts(u, 0, t, b);
       const Expr h = z * hp(u, t, b) + (cast(ctx.type, 1) - z) * hh;
@@ -865,7 +873,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // 4U (its kernel slice per tile: 1024 x 32, 128 KiB, more than L1), so the
   // tiles sum one gate's block at a time (32 KiB), all rows passing over it.
   const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
-                        const std::vector<VarOrRVar>& others, int update = 0) {
+                        const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false) {
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
@@ -881,6 +889,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     order.insert(order.end(), outer.begin(), outer.end());
     order.insert(order.end(), others.begin(), others.end());
     register_tile(many, x, xo, xi, width, lanes, order, {rin});
+    if (parallel_tiles) many.parallel(xo);
     std::vector<VarOrRVar> one{xi};
     one.insert(one.end(), r.begin(), r.end());
     one.insert(one.end(), outer.begin(), outer.end());
@@ -888,6 +897,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     one.insert(one.end(), others.begin(), others.end());
     one.push_back(rows);
     register_tile(f.update(update), x, xo, xi, width, lanes, one, {});
+    if (parallel_tiles) f.update(update).parallel(xo);
   };
   // A GRU without reset_after has a second product per step (its candidate's
   // (r ⊙ h) R_h forward, dq backward): the last stage, tiled the same way.
@@ -895,15 +905,36 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
                                                          : s.anchor.op == ir::Op::GruGrad && st.size() > 3;
   if (second_product) {
     Func f = st.back();
-    tile(f, {codegen::update_rvars(f)[0]}, {}, {f.args()[1]});
+    // Backward in blocks of units: dq feeds the step's dz, computed for all
+    // units before the blocks (below), so dq goes first, its tiles in parallel.
+    const bool first = !forward && ub < U;
+    tile(f, {codegen::update_rvars(f)[0]}, {}, {f.args()[1]}, 0, first);
+    if (first) f.compute_root();
   }
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
     // Every product (x w with input_projection, h r) tiled alike.
     for (int up = 0; up < gates.num_update_definitions(); ++up)
       tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up);
-    acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
-    hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
+    if (s.anchor.op == ir::Op::Gru && !s.anchor.attrs.reset_after && ub < U) {
+      // Each block's candidate product reads r ⊙ h_{t-1} of every unit: acts
+      // (with the gate product) go first, blocks of units in parallel, and
+      // h_{t-1} once for both loops. Inside out's blocks, every block
+      // computed the whole gate product: 6.8 ms for GRU(256) T50 b64's scan.
+      Var a = acts.args()[0], ao("ao"), ai("ai");
+      acts.compute_root()
+          .split(a, ao, ai, static_cast<int>(ub), TailStrategy::ShiftInwards)
+          .reorder(ai, acts.args()[1], acts.args()[2], acts.args()[3], ao)
+          .vectorize(ai, lanes, TailStrategy::ShiftInwards)
+          .unroll(acts.args()[1])
+          .parallel(ao);
+      gates.compute_at(acts, ao);
+      if (s.anchor.attrs.input_projection) Func(st[4]).compute_at(acts, ao);
+      hp.compute_root().vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
+    } else {
+      acts.vectorize(acts.args()[0], lanes, TailStrategy::ShiftInwards).unroll(acts.args()[1]);
+      hp.vectorize(hp.args()[0], lanes, TailStrategy::ShiftInwards);
+    }
     if (s.anchor.op == ir::Op::Gru) {
       Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
       if (s.anchor.attrs.input_projection) {  // GRU's x w: a product of its own (see lower), tiled as h r
@@ -987,6 +1018,11 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                {{"N", 3, 5}, {5, 9}, {9}, {3, 9}, {9}, {"N", 3}}, after_projected, false, 0, false},
               {"reset before the product, input projection, 16 units, packed, initial state",
                {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {"N", 16}}, before_projected, false, 0, false},
+              // 64 units: threads take blocks of units (the schedule's acts
+              // stage first, then the candidate's product per block)
+              {"reset before the product, 64 units in blocks", {{"N", 2, 192}, {64, 192}, {"N", 64}}, keras},
+              {"reset before the product, input projection, 64 units in blocks",
+               {{"N", 2, 5}, {5, 192}, {192}, {64, 192}}, before_projected, false, 0, false},
               {"reset_after, input projection, 16 units, packed, states only",
                {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {48}}, after_projected_states, false, 0, false}};
     }
@@ -1004,7 +1040,10 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                                  {"reset_after, dynamic length", {{6, 2}, {2, "N", 5, 2}, {2, "N", 5, 2}}, after},
                                  {"reset before the product, 16 units, packed", {{48, 16}, {"N", 3, 5, 16}, {"N", 3, 5, 16}}, keras},
                                  {"reset before the product, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}, {"N", 3}}, keras},
-                                 {"reset_after, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}}, after}};
+                                 {"reset_after, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}}, after},
+                                 // 64 units: blocks of units (dq first, its tiles in parallel)
+                                 {"reset before the product, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, keras},
+                                 {"reset_after, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, after}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }

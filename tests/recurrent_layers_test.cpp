@@ -383,10 +383,10 @@ TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
     if (n.op == ir::Op::PackPanels) ++(n.attrs.transpose_a ? transposed : packed);
     projected += n.attrs.input_projection;
   }
-  // LSTM's input projection runs in its scan (SimpleRNN's is reversed first,
-  // go_backwards; a GRU's without reset_after stays a kernel).
-  EXPECT_EQ(projected, 1);
-  EXPECT_EQ(packed, 3 + 1);  // each forward scan's kernel, and LSTM's input kernel
+  // LSTM's and GRU's input projections run in their scans (SimpleRNN's is
+  // reversed first, go_backwards, and stays a kernel).
+  EXPECT_EQ(projected, 2);
+  EXPECT_EQ(packed, 3 + 2);  // each forward scan's kernel, and LSTM's and GRU's input kernels
   EXPECT_EQ(transposed, 3);  // each backward scan's, the transpose folded in
   // The same model for inference: its LSTM and GRU write their states only.
   const ir::Graph forward_graph = Model({x}, {out}).graph();
