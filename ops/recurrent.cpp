@@ -979,6 +979,7 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras},
               // 16 units: codegen packs the recurrent kernel (codegen/scan_passes.h)
               {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras},
+              {"64 units in blocks (threads take blocks of units)", {{"N", 2, 256}, {64, 256}}, keras},
               {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false},
               // input_projection (codegen/scan_passes.h): x (N, T, K), w, b, r
               {"input projection, initial state", {{"N", 3, 5}, {5, 12}, {12}, {3, 12}, {"N", 3}, {"N", 3}}, projected, false, 0, false},
@@ -987,12 +988,14 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
       return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
               {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
               {"dynamic sequence length", {{2, "N", 5}, {5, 5}}, keras},
+              {"64 units in blocks", {{"N", 2, 64}, {64, 64}, {"N", 64}}, keras},
               {"input projection, 16 units, packed, initial state", {{"N", 3, 5}, {5, 16}, {16}, {16, 16}, {"N", 16}}, projected, false, 0, false}};
     case ir::Op::SimpleRnnGrad: {
       std::vector<OpSample> v = {{"zero initial state", {{3, 3}, {"N", 4, 1, 3}, {"N", 4, 1, 3}}, keras},
                                  {"17 units, relu", {{17, 17}, {"N", 3, 1, 17}, {"N", 3, 1, 17}}, other},
                                  {"dynamic sequence length", {{5, 5}, {2, "N", 1, 5}, {2, "N", 1, 5}}, keras},
-                                 {"16 units, packed", {{16, 16}, {"N", 3, 1, 16}, {"N", 3, 1, 16}}, keras}};
+                                 {"16 units, packed", {{16, 16}, {"N", 3, 1, 16}, {"N", 3, 1, 16}}, keras},
+                                 {"64 units in blocks", {{64, 64}, {"N", 2, 1, 64}, {"N", 2, 1, 64}, {"N", 64}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -1053,6 +1056,7 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
           {"initial state, 17 units", {{68, 17}, {"N", 3, 6, 17}, {"N", 3, 6, 17}, {"N", 17}, {"N", 17}}, keras},
           {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other},
           {"16 units, packed", {{64, 16}, {"N", 3, 6, 16}, {"N", 3, 6, 16}}, keras},
+          {"64 units in blocks", {{256, 64}, {"N", 2, 6, 64}, {"N", 2, 6, 64}}, keras},
           {"the adjoint of h alone, initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 1, 3}, {"N", 3}, {"N", 3}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;
