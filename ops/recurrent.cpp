@@ -1024,6 +1024,7 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               // 64 units: threads take blocks of units (the schedule's acts
               // stage first, then the candidate's product per block)
               {"reset before the product, 64 units in blocks", {{"N", 2, 192}, {64, 192}, {"N", 64}}, keras},
+              {"reset_after, 64 units in blocks", {{"N", 2, 192}, {64, 192}, {192}}, after},
               {"reset before the product, input projection, 64 units in blocks",
                {{"N", 2, 5}, {5, 192}, {192}, {64, 192}}, before_projected, false, 0, false},
               {"reset_after, input projection, 16 units, packed, states only",
