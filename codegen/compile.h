@@ -19,9 +19,10 @@ struct CompileOptions {
   DType dtype = DType::F32;        // f64 builds every kernel in double (gradient checks)
   std::string target = "host";     // a Halide target string
   uint64_t seed = 0;               // parameter initialization
-  // LSTM / SimpleRNN scans compute each step's input projection x_t w in the
-  // step's gate tiles (codegen/scan_passes.h: faster, z never stored); false
-  // keeps it one matmul kernel over all steps, as the IR has it.
+  // Recurrent scans (LSTM, GRU, SimpleRNN) compute each step's input
+  // projection x_t w in the step's register tiles (codegen/scan_passes.h:
+  // faster, z never stored); false keeps it one matmul kernel over all
+  // steps, as the IR has it.
   bool projection_in_scan = true;
 };
 

@@ -36,7 +36,7 @@ struct Attrs {
   std::string recurrent_activation;
   bool reset_after = false;  // gru: the reset gate applied after the recurrent matmul (TF2's default)
   bool states_only = false;  // lstm, gru: write only the states per step, no workspace for a backward
-  bool input_projection = false;  // lstm, simple_rnn: (x, w, b, r, ...) with z = x w + b computed per step
+  bool input_projection = false;  // lstm, gru, simple_rnn: (x, w, b, r, ...), z = x w + b per step
   bool operator==(const Attrs&) const = default;
 };
 

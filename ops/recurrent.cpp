@@ -554,6 +554,17 @@ Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n, int i)
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
   return weight_func(ctx, n, recurrent_weight_operand(n));
 }
+// input_projection's step product f(u, g, t, b) = b(g·U + u) + Σ_k x(k, t, b)
+// w(k, g·U + u) (gate blocks of U units): f's pure definition and its first
+// update.
+void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide::Var& g, const Halide::Var& t,
+                             const Halide::Var& b, const codegen::LowerCtx& ctx, const ir::Node& n, int U) {
+  using namespace Halide;
+  const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
+  RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
+  f(u, g, t, b) = ctx.in(n, 2)(g * U + u);
+  f(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
+}
 // A backward step's matmul: dL/dh_{t-1}(i) = Σ_{g, u} rᵀ(i, g·U + u) dz(u, g)
 // over the cell's `gates` blocks. The schedule tiles its update.
 void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
@@ -594,10 +605,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       // x w accumulates into them too (z never leaves the registers).
       RDom ri(0, U, "ri");
       if (proj) {
-        const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
-        RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
-        gates(u, g, t, b) = ctx.in(n, 2)(g * U + u);
-        gates(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
+        define_input_projection(gates, u, g, t, b, ctx, n, U);
       } else {
         gates(u, g, t, b) = ctx.in(n, 0)(g * U + u, t, b);
       }
@@ -639,12 +647,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       // The input side of gate `block` (z, r, the candidate): z's, or with
       // input_projection the step's x w + b, a product of its own (the
       // candidate's must stay apart from its recurrent term, which r scales).
-      if (projected) {
-        const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
-        RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
-        proj(u, g, t, b) = ctx.in(n, 2)(g * U + u);
-        proj(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
-      }
+      if (projected) define_input_projection(proj, u, g, t, b, ctx, n, U);
       const auto zx = [&](int block) { return projected ? proj(u, block, t, b) : ctx.in(n, 0)(block * U + u, t, b); };
       // The recurrent terms of the gates: (z, r) always, the candidate's too
       // with reset_after (it is scaled by r after the matmul).

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   app.add_option("--name", name, "library name for --emit=lib (default: the graph's name)");
   app.add_option("-o,--out", out, "output directory");
   app.add_flag("--projection-kernel", projection_kernel,
-               "keep LSTM / SimpleRNN input projections one matmul over all steps instead of inside each step");
+               "keep LSTM / GRU / SimpleRNN input projections one matmul over all steps instead of inside each step");
   CLI11_PARSE(app, argc, argv);
 
   try {
