@@ -11,10 +11,12 @@
 //   pass, the gate activations (as oneDNN's and cuDNN's workspaces do), so
 //   the backward never recomputes the recurrent matmul.
 //
-//   lstm_grad(rᵀ, y, gy [, h0, c0]) -> d (N, T, 6, U), walked from the last
+//   lstm_grad(rᵀ, y, gy [, h0, c0]) -> d (N, T, 5, U), walked from the last
 //   step to the first: d[:, t, 0:4] = dL/da_t (the gate pre-activations, which
-//   are also dL/dz_t), d[:, t, 4] = dL/dh_{t-1} = dL/da_t rᵀ and
-//   d[:, t, 5] = dL/dc_{t-1}; step 0's give dh0 and dc0.
+//   are also dL/dz_t) and d[:, t, 4] = dL/dc_{t-1}. Step t's kernel computes
+//   dL/dh_t = gy_t + dL/da_{t+1} rᵀ from the dz slots the previous call
+//   wrote, so a step is one parallel loop (the product, then dz, by blocks of
+//   units) and dL/dh_{t-1} is never stored: dh0 = d[:, 0, 0:4] rᵀ.
 //
 //   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
 //   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
@@ -55,7 +57,7 @@ namespace {
 
 constexpr int kSlots = 6;                      // h, c, i, f, g, o
 enum Slot { kH = 0, kC = 1, kI = 2, kF = 3, kG = 4, kO = 5 };
-enum GradSlot { kDhPrev = 4, kDcPrev = 5 };    // slots 0-3 of lstm_grad: dz_i, dz_f, dz_c, dz_o
+enum GradSlot { kDcPrev = 4 };                 // slots 0-3 of lstm_grad: dz_i, dz_f, dz_c, dz_o
 
 const char* const kActivations[] = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear"};
 
@@ -110,7 +112,7 @@ Halide::Expr act_grad_expr(const std::string& a, const Halide::Expr& y) {
 struct Cell {
   int gates, slots, states, grad_slots;
 };
-constexpr Cell kLstm{4, kSlots, 2, 6}, kSimple{1, 1, 1, 2}, kGru{3, 5, 1, 5};
+constexpr Cell kLstm{4, kSlots, 2, 5}, kSimple{1, 1, 1, 2}, kGru{3, 5, 1, 5};
 
 // GRU slots: forward h, z, r, hh (the candidate) and q (reset_after: the
 // candidate's recurrent term h_{t-1} r_h + b_h; otherwise r ⊙ h_{t-1});
@@ -367,8 +369,9 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
       const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
       const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
       const Seq s{N, T, kSlots, U};
-      RefTensor d{y.shape, std::vector<double>(y.size())};
-      std::vector<double> dz(4 * U);
+      const Seq ds{N, T, kLstm.grad_slots, U};
+      RefTensor d{{N, T, kLstm.grad_slots, U}, std::vector<double>(N * T * kLstm.grad_slots * U)};
+      std::vector<double> dz(4 * U), dh_next(U);  // dh_next: dL/dh_t through step t+1, dz_{t+1} rᵀ
       for (int64_t b = 0; b < N; ++b)
         for (int64_t t = T - 1; t >= 0; --t) {
           const auto Y = [&](int k, int64_t u) { return y.data[s.at(b, t, k, u)]; };
@@ -376,25 +379,26 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
           const auto G = [&](int k, int64_t u) {
             return h_only ? (k == kH ? gy.data[(b * T + t) * U + u] : 0.0) : gy.data[s.at(b, t, k, u)];
           };
-          const auto next = [&](int k, int64_t u) { return t + 1 < T ? d.data[s.at(b, t + 1, k, u)] : 0.0; };
+          for (int64_t i = 0; i < U; ++i) {
+            double acc = 0;
+            if (t + 1 < T)
+              for (int64_t j = 0; j < 4 * U; ++j) acc += d.data[ds.at(b, t + 1, 0, 0) + j] * rt.data[j * U + i];
+            dh_next[i] = acc;
+          }
           for (int64_t u = 0; u < U; ++u) {
             const double cp = t > 0 ? y.data[s.at(b, t - 1, kC, u)] : (in.size() > 3 ? in[4]->data[b * U + u] : 0.0);
-            const double dh = G(kH, u) + next(kDhPrev, u);
+            const double dh = G(kH, u) + dh_next[u];
             const double ac = act_ref(act, Y(kC, u));
-            const double dc = G(kC, u) + next(kDcPrev, u) + dh * Y(kO, u) * act_grad_ref(act, ac);
+            const double dc_next = t + 1 < T ? d.data[ds.at(b, t + 1, kDcPrev, u)] : 0.0;
+            const double dc = G(kC, u) + dc_next + dh * Y(kO, u) * act_grad_ref(act, ac);
             dz[u] = (dc * Y(kG, u) + G(kI, u)) * act_grad_ref(ract, Y(kI, u));
             dz[U + u] = (dc * cp + G(kF, u)) * act_grad_ref(ract, Y(kF, u));
             dz[2 * U + u] = (dc * Y(kI, u) + G(kG, u)) * act_grad_ref(act, Y(kG, u));
             dz[3 * U + u] = (dh * ac + G(kO, u)) * act_grad_ref(ract, Y(kO, u));
-            d.data[s.at(b, t, kDcPrev, u)] = dc * Y(kF, u);
+            d.data[ds.at(b, t, kDcPrev, u)] = dc * Y(kF, u);
           }
           for (int64_t g = 0; g < 4; ++g)
-            for (int64_t u = 0; u < U; ++u) d.data[s.at(b, t, static_cast<int>(g), u)] = dz[g * U + u];
-          for (int64_t i = 0; i < U; ++i) {
-            double acc = 0;
-            for (int64_t j = 0; j < 4 * U; ++j) acc += dz[j] * rt.data[j * U + i];
-            d.data[s.at(b, t, kDhPrev, i)] = acc;
-          }
+            for (int64_t u = 0; u < U; ++u) d.data[ds.at(b, t, static_cast<int>(g), u)] = dz[g * U + u];
         }
       return d;
     }
@@ -566,12 +570,14 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
   f(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
 }
 // A backward step's matmul: dL/dh_{t-1}(i) = Σ_{g, u} rᵀ(i, g·U + u) dz(u, g)
-// over the cell's `gates` blocks. The schedule tiles its update.
+// over the cell's `gates` blocks. The schedule tiles its update. With
+// `steps`, none on the last step (Halide hoists the test out of the loops).
 void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
-                     const Halide::Expr& zero) {
+                     const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr()) {
   using namespace Halide;
   Var i("i"), t("t"), b("b");
   RDom rj(0, U, 0, gates, "rj");
+  if (steps.defined()) rj.where(t + 1 < steps);
   dhp(i, t, b) = zero;
   dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
 }
@@ -751,22 +757,22 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const auto Y = [&](int s) { return y(u, s, t, b); };
       const auto G = [&](int s) { return h_only && s != kH ? zero : Expr(gy(u, s, t, b)); };
       Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz")),
-          dhp(codegen::func_name(n, "_dh_prev"));
-      dh(u, t, b) = G(kH) + select(last, zero, ctx.self(u, kDhPrev, after, b));
+          dhn(codegen::func_name(n, "_dh_next")), dzn(codegen::func_name(n, "_dz_next"));
+      // dL/dh_t through step t+1: dz_{t+1} rᵀ, from the dz slots the previous
+      // call wrote (no product on the last step, the first call).
+      dzn(u, g, t, b) = ctx.self(u, g, after, b);
+      previous_h_grad(dhn, rt, dzn, U, 4, zero, T);
+      dh(u, t, b) = G(kH) + select(last, zero, dhn(u, t, b));
       const Expr ac = act_expr(act, y(u, kC, t, b));
-      // dc feeds dz (a stage of its own) and the output's dc_{t-1} slot
-      // (inline: the schedule computes dc with dz's rows, out of out's reach).
-      const Expr dc_e = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
-                        dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
-      dc(u, t, b) = dc_e;
+      dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
+                    dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
       const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
       dz(u, g, t, b) = mux(g, {(dc(u, t, b) * Y(kG) + G(kI)) * act_grad_expr(ract, Y(kI)),
                                (dc(u, t, b) * cprev + G(kF)) * act_grad_expr(ract, Y(kF)),
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
-      previous_h_grad(dhp, rt, dz, U, 4, zero);
-      out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), k == kDhPrev, dhp(u, t, b), dc_e * Y(kF));
-      ctx.stages[n.id] = {dhp, dz, dc};
+      out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), dc(u, t, b) * Y(kF));
+      ctx.stages[n.id] = {dhn, dc};
       return out;
     }
     case ir::Op::RecurrentKernelGrad: {
@@ -852,8 +858,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // (its four gates' columns; 512 KiB of lstm256's 1 MiB) stays in its core's
   // L2 from step to step. Splitting the batch rows instead streamed the whole
   // kernel through every task at every step (see docs/scheduling.md). The
-  // backward's blocks also recompute the step's elementwise dz for all
-  // units (the matmul needs them all), so it takes two blocks, not four.
+  // backward takes two blocks, one per core: each block's product reads the
+  // dz of all units, which SimpleRNN's and GRU's steps compute before their
+  // blocks, as one more parallel loop.
   int64_t ub = U;
   if (U >= 64)
     for (const int64_t c : forward ? std::vector<int64_t>{128, 64, 32} : std::vector<int64_t>{U / 2})
@@ -947,6 +954,17 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     }
     return;
   }
+  if (s.anchor.op == ir::Op::LstmGrad) {
+    // A block of units: the product dz_{t+1} rᵀ for its units (over all of
+    // dz_{t+1}, which the previous call wrote), then its dz and dc row by
+    // row (dz inline in out's slots). One parallel loop per step, and dz
+    // written once, into the output.
+    Func dhn = st[0], dc = st[1];
+    const std::vector<RVar> rj = codegen::update_rvars(dhn);
+    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]});
+    dc.compute_at(s.out, b).vectorize(dc.args()[0], lanes, TailStrategy::ShiftInwards);
+    return;
+  }
   Func dhp = st[0], dz = st[1], dc = st[2];
   const std::vector<RVar> rj = codegen::update_rvars(dhp);
   tile(dhp, {rj[0]}, {rj[1]}, {dhp.args()[1]});
@@ -956,13 +974,10 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // Every unit block's matmul reads the step's dz of all units: computed
     // once per step, rows in parallel, rather than by each block (which
     // read the step's y and gy, 768 KiB for lstm256, from memory twice).
-    // LSTM's dc goes with dz's rows (one parallel loop per step, not two);
-    // the others' third stage (GRU's da_h, SimpleRNN's dh) is a loop of its own.
-    const bool with_dz = s.anchor.op == ir::Op::LstmGrad;
-    for (Func f : with_dz ? std::vector<Func>{dz} : std::vector<Func>{dz, dc}) {
+    // The third stage (GRU's da_h, SimpleRNN's dh) is a loop of its own.
+    for (Func f : {dz, dc}) {
       Var rows = f.args().back(), rb("rb"), ri("ri");
       f.compute_root().split(rows, rb, ri, 8, TailStrategy::GuardWithIf).parallel(rb);
-      if (with_dz) dc.compute_at(dz, rb);
     }
   }
 }
@@ -1140,7 +1155,7 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
 //   d  = lstm_grad(rᵀ, y, g, h0, c0)                the backward through time
 //   dz = d[:, :, 0:4] as (N, T, 4U)                 (z enters a_t with slope 1)
 //   dr = recurrent_kernel_grad(y, dz, h0)      Σ h_{t-1}ᵀ dz_t
-//   dh0 = d[:, 0, 4],  dc0 = d[:, 0, 5]
+//   dh0 = d[:, 0, 0:4] rᵀ (a matmul),  dc0 = d[:, 0, 4]
 // lstm_grad and recurrent_kernel_grad have no VJP of their own: a
 // second derivative through an LSTM is refused with a clear error.
 std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
@@ -1170,6 +1185,14 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   const int step0 = b.slice(d, 1, 0, 1);
   const ir::Shape hs = b.shape(n.inputs[2]);
   std::vector<int> out{dz, dr};
+  if (n.op == ir::Op::Lstm) {
+    // lstm_grad's steps each finish the next step's product (see lower), so
+    // dh0 = dz_0 rᵀ is a product of its own.
+    const int dz0 = b.reshape(b.slice(step0, 2, 0, cell.gates), {hs[0], ir::Dim(cell.gates * hs[1].size)});
+    out.push_back(b.matmul(dz0, r, false, true));
+    out.push_back(b.reshape(b.slice(step0, 2, cell.gates, 1), hs));
+    return out;
+  }
   for (int k = 0; k < cell.states; ++k) out.push_back(b.reshape(b.slice(step0, 2, cell.gates + k, 1), hs));
   return out;
 }
