@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -26,19 +27,28 @@ constexpr auto kSpinTime = std::chrono::microseconds(200);
 
 thread_local bool in_loop = false;  // this thread runs a task: nested loops run serially
 
-// The current loop's indices are claimed from one word holding the next
-// index and the end, so a worker can only claim an index of a loop that is
-// still running; the caller waits for every index to finish before it
-// returns or publishes the next loop, so whoever holds a claimed index reads
-// that loop's fields while they are stable.
+// Each thread of the pool owns the indices i with i % threads == its
+// number (the caller is 0) and runs those first, so that a loop whose
+// index is a block of data (a scan step's block of units and its slice of
+// the recurrent kernel) meets the same block on the same core at every
+// step, its data still in that core's L2. A thread with nothing of its own
+// left takes the others' unclaimed indices: a sleeping or descheduled
+// worker delays nothing.
+//
+// Every owner's share is one word holding its next index and its end, so a
+// thread can only claim an index of a loop that is still running; the
+// caller waits for every index to finish before it returns or publishes the
+// next loop, so whoever holds a claimed index reads that loop's fields while
+// they are stable.
 constexpr int kIndexBits = 24;
 constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
 constexpr uint64_t work_word(uint64_t next, uint64_t end) { return next << kIndexBits | end; }
 
 class Pool {
  public:
-  explicit Pool(int threads) : threads_(threads) {
-    for (int i = 1; i < threads; ++i) std::thread([this] { work(); }).detach();
+  explicit Pool(int threads) : threads_(threads), shares_(new std::atomic<uint64_t>[threads]) {
+    for (int t = 0; t < threads; ++t) shares_[t].store(0, std::memory_order_relaxed);
+    for (int t = 1; t < threads; ++t) std::thread([this, t] { work(t); }).detach();
   }
 
   int threads() const { return threads_; }
@@ -55,10 +65,12 @@ class Pool {
     min_ = min;
     finished_.store(0, std::memory_order_relaxed);
     status_.store(0, std::memory_order_relaxed);
-    work_.store(work_word(0, size), std::memory_order_release);
+    // Owner t's share: t, t + threads, ... below size (the k-th is t + k·threads).
+    for (int t = 0; t < threads_; ++t)
+      shares_[t].store(work_word(0, t < size ? (size - 1 - t) / threads_ + 1 : 0), std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
-    claim();
+    claim(0);
     while (finished_.load(std::memory_order_acquire) < size) BRINE_CPU_RELAX();
     return status_.load(std::memory_order_relaxed);
   }
@@ -73,31 +85,37 @@ class Pool {
     return status;
   }
 
+  static bool open(uint64_t w) { return (w >> kIndexBits) < (w & kIndexMask); }
   bool claimable() const {
-    const uint64_t w = work_.load(std::memory_order_acquire);
-    return (w >> kIndexBits) < (w & kIndexMask);
+    for (int t = 0; t < threads_; ++t)
+      if (open(shares_[t].load(std::memory_order_acquire))) return true;
+    return false;
   }
 
-  // Claim indices of the current loop until none is left.
-  void claim() {
+  // Thread `self` claims its own indices, then the others', until none is left.
+  void claim(int self) {
     in_loop = true;
-    uint64_t w = work_.load(std::memory_order_acquire);
-    while ((w >> kIndexBits) < (w & kIndexMask)) {
-      if (!work_.compare_exchange_weak(w, w + (uint64_t{1} << kIndexBits), std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-        continue;
-      const int i = min_ + static_cast<int>(w >> kIndexBits);
-      if (const int s = f_(user_context_, i, closure_); s != 0) {
-        int zero = 0;
-        status_.compare_exchange_strong(zero, s, std::memory_order_relaxed);
+    for (int k = 0; k < threads_; ++k) {
+      const int owner = (self + k) % threads_;
+      std::atomic<uint64_t>& share = shares_[owner];
+      uint64_t w = share.load(std::memory_order_acquire);
+      while (open(w)) {
+        if (!share.compare_exchange_weak(w, w + (uint64_t{1} << kIndexBits), std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+          continue;
+        const int i = min_ + owner + static_cast<int>(w >> kIndexBits) * threads_;
+        if (const int s = f_(user_context_, i, closure_); s != 0) {
+          int zero = 0;
+          status_.compare_exchange_strong(zero, s, std::memory_order_relaxed);
+        }
+        finished_.fetch_add(1, std::memory_order_release);
+        w = share.load(std::memory_order_acquire);
       }
-      finished_.fetch_add(1, std::memory_order_release);
-      w = work_.load(std::memory_order_acquire);
     }
     in_loop = false;
   }
 
-  void work() {
+  void work(int self) {
     for (;;) {
       const auto until = std::chrono::steady_clock::now() + kSpinTime;
       for (int spins = 0; !claimable(); ++spins) {
@@ -114,18 +132,18 @@ class Pool {
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         spins = 0;
       }
-      claim();
+      claim(self);
     }
   }
 
   const int threads_;
+  std::unique_ptr<std::atomic<uint64_t>[]> shares_;  // per owning thread
   std::atomic<int> busy_runs_{0};  // ParallelRun scopes open
   std::mutex busy_;  // held by the thread running a loop
   ParallelTask f_ = nullptr;
   void* user_context_ = nullptr;
   uint8_t* closure_ = nullptr;
   int min_ = 0;
-  std::atomic<uint64_t> work_{0};
   std::atomic<int> finished_{0};
   std::atomic<int> status_{0};
   std::atomic<uint64_t> generation_{0};

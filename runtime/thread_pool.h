@@ -9,7 +9,11 @@
 // the sleeper's wake-up latency (about 6–8 µs per step on lstm256). Here,
 // while a model runs, workers spin for a while (kSpinTime) after a loop
 // before they sleep, so back-to-back loops start at once; between runs they
-// sleep.
+// sleep. And each thread owns the indices i ≡ its number (mod threads) and
+// runs those first (then takes what the others left unclaimed): a step's
+// block of units, and its slice of the recurrent kernel, stays on one core
+// from step to step. Halide's pool hands indices to whichever thread asks
+// first.
 //
 // Semantics are halide_do_par_for's: f(user_context, i, closure) for every i
 // in [min, min + size), the first nonzero status returned. A loop started

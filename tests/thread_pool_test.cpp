@@ -1,5 +1,5 @@
 // brine's parallel-for (runtime/thread_pool.h): every index exactly once,
-// errors returned, nested and concurrent loops run (serially) without
+// each thread its own indices, errors returned, nested and concurrent loops run (serially) without
 // deadlock, and workers that went to sleep wake for the next loop.
 #include <gtest/gtest.h>
 
@@ -57,6 +57,39 @@ TEST(ThreadPool, TasksRunConcurrently) {
     return 0;
   };
   EXPECT_EQ(parallel_for(nullptr, rendezvous, 0, 2, nullptr), 0);
+}
+
+// A scan step's loop over blocks of units: each block should meet the same
+// core at every step (its kernel slice in that core's L2). Index 0 belongs
+// to the caller, index 1 to the worker; index 0 waits for index 1, so the
+// caller cannot take both. (A thread may still take another's index when
+// that one is descheduled at the wrong moment: most loops, not all.)
+TEST(ThreadPool, EachThreadRunsItsOwnIndices) {
+  if (parallel_threads() != 2) GTEST_SKIP() << "written for two threads";
+  struct Seen {
+    std::atomic<bool> second_done{false};
+    std::thread::id ran_on[2];
+  };
+  auto task = [](void*, int i, uint8_t* closure) {
+    Seen& s = *reinterpret_cast<Seen*>(closure);
+    s.ran_on[i] = std::this_thread::get_id();
+    if (i == 1) {
+      s.second_done.store(true);
+      return 0;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!s.second_done.load())
+      if (std::chrono::steady_clock::now() > deadline) return 1;
+    return 0;
+  };
+  ParallelRun run;
+  int own = 0;
+  for (int rep = 0; rep < 200; ++rep) {
+    Seen s;
+    ASSERT_EQ(parallel_for(nullptr, task, 0, 2, reinterpret_cast<uint8_t*>(&s)), 0);
+    own += s.ran_on[0] == std::this_thread::get_id() && s.ran_on[1] != s.ran_on[0];
+  }
+  EXPECT_GE(own, 190) << "loops whose indices ran on their own threads, of 200";
 }
 
 TEST(ThreadPool, ReturnsATasksError) {
