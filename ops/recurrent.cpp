@@ -19,7 +19,8 @@
 //   units) and dL/dh_{t-1} is never stored: dh0 = d[:, 0, 0:4] rᵀ.
 //
 //   simple_rnn(z, r [, h0]) -> y (N, T, 1, U): h_t = act(z_t + h_{t-1} r);
-//   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 2, U): dz_t, dh_{t-1}.
+//   simple_rnn_grad(rᵀ, y, gy [, h0]) -> (N, T, 1, U): dz_t, its step's
+//   dL/dh_t = gy_t + dz_{t+1} rᵀ computed the same way.
 //
 //   lstm / simple_rnn / gru (x, w, b, r ...) {input_projection}: the same
 //   with z_t = x_t w + b computed inside each step (codegen's form, see
@@ -112,7 +113,7 @@ Halide::Expr act_grad_expr(const std::string& a, const Halide::Expr& y) {
 struct Cell {
   int gates, slots, states, grad_slots;
 };
-constexpr Cell kLstm{4, kSlots, 2, 5}, kSimple{1, 1, 1, 2}, kGru{3, 5, 1, 5};
+constexpr Cell kLstm{4, kSlots, 2, 5}, kSimple{1, 1, 1, 1}, kGru{3, 5, 1, 5};
 
 // GRU slots: forward h, z, r, hh (the candidate) and q (reset_after: the
 // candidate's recurrent term h_{t-1} r_h + b_h; otherwise r ⊙ h_{t-1});
@@ -417,23 +418,18 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
           }
       return out;
     }
-    case ir::Op::SimpleRnnGrad: {  // d[:, t] = (dz_t, dh_{t-1} = dz_t rᵀ)
+    case ir::Op::SimpleRnnGrad: {  // d[:, t] = dz_t, dz_t = (gy_t + dz_{t+1} rᵀ) act'(h_t)
       const RefTensor &rt = *in[0], &y = *in[1], &gy = *in[2];
       const int64_t N = y.shape[0], T = y.shape[1], U = y.shape[3];
-      const Seq s{N, T, 2, U};
-      RefTensor d{{N, T, 2, U}, std::vector<double>(N * T * 2 * U)};
+      RefTensor d{{N, T, 1, U}, std::vector<double>(N * T * U)};
       for (int64_t b = 0; b < N; ++b)
-        for (int64_t t = T - 1; t >= 0; --t) {
+        for (int64_t t = T - 1; t >= 0; --t)
           for (int64_t u = 0; u < U; ++u) {
-            const double dh = gy.data[(b * T + t) * U + u] + (t + 1 < T ? d.data[s.at(b, t + 1, 1, u)] : 0.0);
-            d.data[s.at(b, t, 0, u)] = dh * act_grad_ref(act, y.data[(b * T + t) * U + u]);
+            double dh = gy.data[(b * T + t) * U + u];
+            if (t + 1 < T)
+              for (int64_t j = 0; j < U; ++j) dh += d.data[(b * T + t + 1) * U + j] * rt.data[j * U + u];
+            d.data[(b * T + t) * U + u] = dh * act_grad_ref(act, y.data[(b * T + t) * U + u]);
           }
-          for (int64_t i = 0; i < U; ++i) {
-            double acc = 0;
-            for (int64_t j = 0; j < U; ++j) acc += d.data[s.at(b, t, 0, j)] * rt.data[j * U + i];
-            d.data[s.at(b, t, 1, i)] = acc;
-          }
-        }
       return d;
     }
     case ir::Op::Gru: {
@@ -736,12 +732,13 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
-      Func dh(codegen::func_name(n, "_dh")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
-      dh(u, t, b) = gy(u, kH, t, b) + select(t + 1 >= T, zero, ctx.self(u, 1, min(t + 1, T - 1), b));
-      dz(u, g, t, b) = dh(u, t, b) * act_grad_expr(act, y(u, kH, t, b));
-      previous_h_grad(dhp, rt, dz, U, 1, zero);
-      out(u, k, t, b) = select(k == 0, dz(u, 0, t, b), dhp(u, t, b));
-      ctx.stages[n.id] = {dhp, dz, dh};
+      // As lstm_grad: dL/dh_t through step t+1 is dz_{t+1} rᵀ, from the
+      // slot the previous call wrote.
+      Func dhn(codegen::func_name(n, "_dh_next")), dzn(codegen::func_name(n, "_dz_next"));
+      dzn(u, g, t, b) = ctx.self(u, 0, min(t + 1, T - 1), b);
+      previous_h_grad(dhn, rt, dzn, U, 1, zero, T);
+      out(u, k, t, b) = (gy(u, kH, t, b) + select(t + 1 >= T, zero, dhn(u, t, b))) * act_grad_expr(act, y(u, kH, t, b));
+      ctx.stages[n.id] = {dhn};
       return out;
     }
     case ir::Op::LstmGrad: {
@@ -954,15 +951,15 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     }
     return;
   }
-  if (s.anchor.op == ir::Op::LstmGrad) {
+  if (s.anchor.op == ir::Op::LstmGrad || s.anchor.op == ir::Op::SimpleRnnGrad) {
     // A block of units: the product dz_{t+1} rᵀ for its units (over all of
-    // dz_{t+1}, which the previous call wrote), then its dz and dc row by
-    // row (dz inline in out's slots). One parallel loop per step, and dz
-    // written once, into the output.
-    Func dhn = st[0], dc = st[1];
+    // dz_{t+1}, which the previous call wrote), then its dz (and LSTM's dc)
+    // row by row, dz inline in out's slots. One parallel loop per step, and
+    // dz written once, into the output.
+    Func dhn = st[0];
     const std::vector<RVar> rj = codegen::update_rvars(dhn);
     tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]});
-    dc.compute_at(s.out, b).vectorize(dc.args()[0], lanes, TailStrategy::ShiftInwards);
+    if (st.size() > 1) Func(st[1]).compute_at(s.out, b).vectorize(st[1].args()[0], lanes, TailStrategy::ShiftInwards);
     return;
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
@@ -974,7 +971,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // Every unit block's matmul reads the step's dz of all units: computed
     // once per step, rows in parallel, rather than by each block (which
     // read the step's y and gy, 768 KiB for lstm256, from memory twice).
-    // The third stage (GRU's da_h, SimpleRNN's dh) is a loop of its own.
+    // GRU's da_h is a loop of its own.
     for (Func f : {dz, dc}) {
       Var rows = f.args().back(), rb("rb"), ri("ri");
       f.compute_root().split(rows, rb, ri, 8, TailStrategy::GuardWithIf).parallel(rb);
@@ -1149,8 +1146,8 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
 }  // namespace
 
 // y = simple_rnn(z, r, h0), g = dL/dy:
-//   d  = simple_rnn_grad(rᵀ, y, g)      dz_t = (g_t + dh_t from step t+1) act'(h_t), dh_{t-1} = dz_t rᵀ
-//   dz = d[:, :, 0], dr = recurrent_kernel_grad(y, dz, h0), dh0 = d[:, 0, 1]
+//   d  = simple_rnn_grad(rᵀ, y, g)      dz_t = (g_t + dz_{t+1} rᵀ) act'(h_t)
+//   dz = d[:, :, 0], dr = recurrent_kernel_grad(y, dz, h0), dh0 = dz_0 rᵀ (a matmul)
 // y = lstm(z, r, h0, c0), g = dL/dy:
 //   d  = lstm_grad(rᵀ, y, g, h0, c0)                the backward through time
 //   dz = d[:, :, 0:4] as (N, T, 4U)                 (z enters a_t with slope 1)
@@ -1184,16 +1181,11 @@ std::vector<int> Recurrent::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   if (!state) return {dz, dr};
   const int step0 = b.slice(d, 1, 0, 1);
   const ir::Shape hs = b.shape(n.inputs[2]);
-  std::vector<int> out{dz, dr};
-  if (n.op == ir::Op::Lstm) {
-    // lstm_grad's steps each finish the next step's product (see lower), so
-    // dh0 = dz_0 rᵀ is a product of its own.
-    const int dz0 = b.reshape(b.slice(step0, 2, 0, cell.gates), {hs[0], ir::Dim(cell.gates * hs[1].size)});
-    out.push_back(b.matmul(dz0, r, false, true));
-    out.push_back(b.reshape(b.slice(step0, 2, cell.gates, 1), hs));
-    return out;
-  }
-  for (int k = 0; k < cell.states; ++k) out.push_back(b.reshape(b.slice(step0, 2, cell.gates + k, 1), hs));
+  // Each backward step finishes the next step's product (see lower), so
+  // dh0 = dz_0 rᵀ is a product of its own; LSTM's dc0 is step 0's last slot.
+  const int dz0 = b.reshape(b.slice(step0, 2, 0, cell.gates), {hs[0], ir::Dim(cell.gates * hs[1].size)});
+  std::vector<int> out{dz, dr, b.matmul(dz0, r, false, true)};
+  if (cell.states > 1) out.push_back(b.reshape(b.slice(step0, 2, cell.gates, 1), hs));
   return out;
 }
 
