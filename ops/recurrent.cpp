@@ -565,9 +565,10 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
   f(u, g, t, b) = ctx.in(n, 2)(g * U + u);
   f(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
 }
-// A backward step's matmul: dL/dh_{t-1}(i) = Σ_{g, u} rᵀ(i, g·U + u) dz(u, g)
-// over the cell's `gates` blocks. The schedule tiles its update. With
-// `steps`, none on the last step (Halide hoists the test out of the loops).
+// A backward step's matmul: Σ_{g, u} rᵀ(i, g·U + u) dz(u, g) over the cell's
+// `gates` blocks, the gradient of the h that entered the step whose dz it
+// reads. The schedule tiles its update. With `steps`, none on the last step
+// (Halide hoists the test out of the loops).
 void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
                      const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr()) {
   using namespace Halide;
@@ -856,8 +857,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // L2 from step to step. Splitting the batch rows instead streamed the whole
   // kernel through every task at every step (see docs/scheduling.md). The
   // backward takes two blocks, one per core: each block's product reads the
-  // dz of all units, which SimpleRNN's and GRU's steps compute before their
-  // blocks, as one more parallel loop.
+  // dz of all units (LSTM's and SimpleRNN's from the previous call, GRU's
+  // computed before the blocks, one more parallel loop).
   int64_t ub = U;
   if (U >= 64)
     for (const int64_t c : forward ? std::vector<int64_t>{128, 64, 32} : std::vector<int64_t>{U / 2})
