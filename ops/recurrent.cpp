@@ -568,7 +568,7 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
 // A backward step's matmul: Σ_{g, u} rᵀ(i, g·U + u) dz(u, g) over the cell's
 // `gates` blocks, the gradient of the h that entered the step whose dz it
 // reads. The schedule tiles its update. With `steps`, none on the last step
-// (Halide hoists the test out of the loops).
+// (Halide hoists the test out of the loops): there it is zero.
 void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
                      const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr()) {
   using namespace Halide;
@@ -577,6 +577,19 @@ void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Fun
   if (steps.defined()) rj.where(t + 1 < steps);
   dhp(i, t, b) = zero;
   dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+}
+// LSTM's and SimpleRNN's backward step t: dL/dh_t through step t+1,
+// dz_{t+1} rᵀ, from the dz slots (the first `gates`) the previous call
+// wrote; zero on the last step, the first call.
+Halide::Func next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, const Halide::Func& rt, int U,
+                              int gates, const Halide::Expr& zero) {
+  using namespace Halide;
+  Var u("u"), g("g"), t("t"), b("b");
+  const Expr T = ctx.extent(n.type.shape[1]);
+  Func dzn(codegen::func_name(n, "_dz_next")), dhn(codegen::func_name(n, "_dh_next"));
+  dzn(u, g, t, b) = ctx.self(u, g, min(t + 1, T - 1), b);
+  previous_h_grad(dhn, rt, dzn, U, gates, zero, T);
+  return dhn;
 }
 }  // namespace
 
@@ -729,16 +742,11 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     }
     case ir::Op::SimpleRnnGrad: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "simple_rnn_grad lowered outside a scan kernel");
-      Var u = v[3], k = v[2], t = v[1], b = v[0], g("g");
+      Var u = v[3], k = v[2], t = v[1], b = v[0];
       const int U = static_cast<int>(n.type.shape[3].size);
-      const Expr T = ctx.extent(n.type.shape[1]);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
-      // As lstm_grad: dL/dh_t through step t+1 is dz_{t+1} rᵀ, from the
-      // slot the previous call wrote.
-      Func dhn(codegen::func_name(n, "_dh_next")), dzn(codegen::func_name(n, "_dz_next"));
-      dzn(u, g, t, b) = ctx.self(u, 0, min(t + 1, T - 1), b);
-      previous_h_grad(dhn, rt, dzn, U, 1, zero, T);
-      out(u, k, t, b) = (gy(u, kH, t, b) + select(t + 1 >= T, zero, dhn(u, t, b))) * act_grad_expr(act, y(u, kH, t, b));
+      const Func dhn = next_step_h_grad(ctx, n, rt, U, 1, zero);
+      out(u, k, t, b) = (gy(u, kH, t, b) + dhn(u, t, b)) * act_grad_expr(act, y(u, kH, t, b));
       ctx.stages[n.id] = {dhn};
       return out;
     }
@@ -754,13 +762,9 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const Expr last = t + 1 >= T, after = min(t + 1, T - 1);
       const auto Y = [&](int s) { return y(u, s, t, b); };
       const auto G = [&](int s) { return h_only && s != kH ? zero : Expr(gy(u, s, t, b)); };
-      Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz")),
-          dhn(codegen::func_name(n, "_dh_next")), dzn(codegen::func_name(n, "_dz_next"));
-      // dL/dh_t through step t+1: dz_{t+1} rᵀ, from the dz slots the previous
-      // call wrote (no product on the last step, the first call).
-      dzn(u, g, t, b) = ctx.self(u, g, after, b);
-      previous_h_grad(dhn, rt, dzn, U, 4, zero, T);
-      dh(u, t, b) = G(kH) + select(last, zero, dhn(u, t, b));
+      Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz"));
+      const Func dhn = next_step_h_grad(ctx, n, rt, U, 4, zero);
+      dh(u, t, b) = G(kH) + dhn(u, t, b);
       const Expr ac = act_expr(act, y(u, kC, t, b));
       dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
                     dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);

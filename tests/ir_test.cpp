@@ -76,12 +76,13 @@ graph "g" {
 }
 )";
 
-std::string with(const std::string& from, const std::string& to) {
-  std::string s = kGood;
-  const size_t at = s.find(from);
+// `text` with its first `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
-  return s.replace(at, from.size(), to);
+  return text.replace(at, from.size(), to);
 }
+std::string with(const std::string& from, const std::string& to) { return replaced(kGood, from, to); }
 
 TEST(IrText, ParseErrorsNameLineAndColumn) {
   EXPECT_NO_THROW(ir::parse(kGood, "g.ir"));
@@ -126,14 +127,10 @@ graph "g" {
 }
 )";
   EXPECT_NO_THROW(ir::parse(lstm, "lstm.ir"));
-  const auto lstm_with = [&](const std::string& from, const std::string& to) {
-    std::string s = lstm;
-    return s.replace(s.find(from), from.size(), to);
-  };
-  EXPECT_BRINE_ERROR(ir::parse(lstm_with("f32[N,T,4]", "f32[N,T,5]"), "lstm.ir"), "node %4 (lstm)",
+  EXPECT_BRINE_ERROR(ir::parse(replaced(lstm, "f32[N,T,4]", "f32[N,T,5]"), "lstm.ir"), "node %4 (lstm)",
                      "lstm(f32[N,T,5], f32[4,8], f32[8], f32[2,8])",
                      "with input_projection x must be (batch, time, K), w (K, G) and b (G)");
-  EXPECT_BRINE_ERROR(ir::parse(lstm_with("lstm(%0, %1, %2, %3)", "lstm(%0, %1, %3)"), "lstm.ir"), "node %4 (lstm)",
+  EXPECT_BRINE_ERROR(ir::parse(replaced(lstm, "lstm(%0, %1, %2, %3)", "lstm(%0, %1, %3)"), "lstm.ir"), "node %4 (lstm)",
                      "with input_projection the operands are x, w, b, r and the initial states");
   // A GRU's too (its recurrent bias after r); never a backward op.
   const std::string gru = R"(brine.ir 1
@@ -148,9 +145,7 @@ graph "g" {
 }
 )";
   EXPECT_NO_THROW(ir::parse(gru, "gru.ir"));
-  std::string gru_grad = gru;
-  gru_grad.replace(gru_grad.find("gru("), 4, "gru_grad(");
-  EXPECT_BRINE_ERROR(ir::parse(gru_grad, "gru.ir"), "node %5 (gru_grad)",
+  EXPECT_BRINE_ERROR(ir::parse(replaced(gru, "gru(", "gru_grad("), "gru.ir"), "node %5 (gru_grad)",
                      "input_projection applies to lstm, gru and simple_rnn only");
 }
 
