@@ -9,6 +9,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev libopenblas-dev                     # benchmark baselines
+  ocl-icd-opencl-dev                              # dnnl-config.cmake requires OpenCL (only a Recommends of libdnnl-dev)
   graphviz                                        # renders `brinec --emit=dot`
   python3-sklearn                                 # ships the 8x8 digits data set (examples/mlp_digits)
   wamerican                                       # the word list of examples/char_lstm
