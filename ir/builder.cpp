@@ -49,6 +49,14 @@ int GraphBuilder::matmul(int a, int b, bool ta, bool tb) {
   return op(Op::MatMul, {a, b}, at);
 }
 
+int GraphBuilder::summed_matmul(int a, int b, bool ta, bool tb) {
+  Attrs at;
+  at.transpose_a = ta;
+  at.transpose_b = tb;
+  for (size_t i = 0; i + 2 < shape(a).size(); ++i) at.axes.push_back(static_cast<int64_t>(i));
+  return op(Op::MatMul, {a, b}, at);
+}
+
 int GraphBuilder::reduce_sum(int x, std::vector<int64_t> axes, bool keepdims) {
   Attrs a;
   a.axes = std::move(axes);

@@ -30,6 +30,10 @@ class GraphBuilder {
   int div(int a, int b) { return op(Op::Div, {a, b}); }
   int neg(int a) { return op(Op::Neg, {a}); }
   int matmul(int a, int b, bool ta, bool tb);
+  // op(a) op(b) summed over their batch axes (every axis but the last two,
+  // which a and b must share): one product, not a batched one and a
+  // reduce_sum of its result. A weight gradient, Σ xᵀ g over a sequence.
+  int summed_matmul(int a, int b, bool ta, bool tb);
   int reduce_sum(int x, std::vector<int64_t> axes, bool keepdims);
   int reshape(int x, Shape shape);
   int transpose(int x, std::vector<int64_t> perm);

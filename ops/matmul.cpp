@@ -461,13 +461,8 @@ std::vector<int> MatMul::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
   // when the two factors have the same batch axes.
   const auto product = [&](int x, int y, bool tx, bool ty, int operand) {
     const ir::Shape xs = b.shape(x), ys = b.shape(y), target = b.shape(operand);
-    if (target.size() == 2 && xs.size() > 2 && xs.size() == ys.size() && std::equal(xs.begin(), xs.end() - 2, ys.begin())) {
-      ir::Attrs a;
-      a.transpose_a = tx;
-      a.transpose_b = ty;
-      for (size_t i = 0; i + 2 < xs.size(); ++i) a.axes.push_back(static_cast<int64_t>(i));
-      return b.op(ir::Op::MatMul, {x, y}, a);
-    }
+    if (target.size() == 2 && xs.size() > 2 && xs.size() == ys.size() && std::equal(xs.begin(), xs.end() - 2, ys.begin()))
+      return b.summed_matmul(x, y, tx, ty);
     return b.unbroadcast(b.matmul(x, y, tx, ty), target);
   };
   int dA, dB;
