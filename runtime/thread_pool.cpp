@@ -40,9 +40,20 @@ thread_local bool in_loop = false;  // this thread runs a task: nested loops run
 // caller waits for every index to finish before it returns or publishes the
 // next loop, so whoever holds a claimed index reads that loop's fields while
 // they are stable.
+//
+// The word also carries the loop's generation (its low 16 bits), and a
+// thread claims only in the loop whose generation it saw: the caller opens
+// the shares one by one and then bumps the generation, so a worker that
+// claimed as soon as a share was open, or that was still finishing the
+// previous loop, could find its own share still closed and take the
+// caller's index of the next loop (a scan step's block on the wrong core: 2
+// loops in 200 on a loaded machine, tests/thread_pool_test.cpp).
 constexpr int kIndexBits = 24;
 constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
-constexpr uint64_t work_word(uint64_t next, uint64_t end) { return next << kIndexBits | end; }
+constexpr uint64_t kTagMask = 0xffff;
+constexpr uint64_t work_word(uint64_t next, uint64_t end, uint64_t generation) {
+  return (generation & kTagMask) << (2 * kIndexBits) | next << kIndexBits | end;
+}
 
 class Pool {
  public:
@@ -66,11 +77,13 @@ class Pool {
     finished_.store(0, std::memory_order_relaxed);
     status_.store(0, std::memory_order_relaxed);
     // Owner t's share: t, t + threads, ... below size (the k-th is t + k·threads).
+    const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;  // only the caller writes it
     for (int t = 0; t < threads_; ++t)
-      shares_[t].store(work_word(0, t < size ? (size - 1 - t) / threads_ + 1 : 0), std::memory_order_release);
+      shares_[t].store(work_word(0, t < size ? (size - 1 - t) / threads_ + 1 : 0, generation),
+                       std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
-    claim(0);
+    claim(0, generation);
     while (finished_.load(std::memory_order_acquire) < size) BRINE_CPU_RELAX();
     return status_.load(std::memory_order_relaxed);
   }
@@ -85,25 +98,27 @@ class Pool {
     return status;
   }
 
-  static bool open(uint64_t w) { return (w >> kIndexBits) < (w & kIndexMask); }
+  static bool open(uint64_t w) { return (w >> kIndexBits & kIndexMask) < (w & kIndexMask); }
+  static bool of(uint64_t w, uint64_t generation) { return (w >> (2 * kIndexBits)) == (generation & kTagMask); }
   bool claimable() const {
     for (int t = 0; t < threads_; ++t)
       if (open(shares_[t].load(std::memory_order_acquire))) return true;
     return false;
   }
 
-  // Thread `self` claims its own indices, then the others', until none is left.
-  void claim(int self) {
+  // Thread `self` claims its own indices of loop `generation`, then the
+  // others', until none is left.
+  void claim(int self, uint64_t generation) {
     in_loop = true;
     for (int k = 0; k < threads_; ++k) {
       const int owner = (self + k) % threads_;
       std::atomic<uint64_t>& share = shares_[owner];
       uint64_t w = share.load(std::memory_order_acquire);
-      while (open(w)) {
+      while (open(w) && of(w, generation)) {
         if (!share.compare_exchange_weak(w, w + (uint64_t{1} << kIndexBits), std::memory_order_acq_rel,
                                          std::memory_order_acquire))
           continue;
-        const int i = min_ + owner + static_cast<int>(w >> kIndexBits) * threads_;
+        const int i = min_ + owner + static_cast<int>(w >> kIndexBits & kIndexMask) * threads_;
         if (const int s = f_(user_context_, i, closure_); s != 0) {
           int zero = 0;
           status_.compare_exchange_strong(zero, s, std::memory_order_relaxed);
@@ -116,6 +131,11 @@ class Pool {
   }
 
   void work(int self) {
+    // `seen`: the generation of the loop this thread last claimed in; it
+    // starts at the pool's first, 0 (read later, a loop published before
+    // this thread ran would look old). A new loop is claimed once its
+    // generation is out, every share of it open (see work_word).
+    uint64_t seen = 0;
     for (;;) {
       const auto until = std::chrono::steady_clock::now() + kSpinTime;
       for (int spins = 0; !claimable(); ++spins) {
@@ -132,7 +152,10 @@ class Pool {
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         spins = 0;
       }
-      claim(self);
+      uint64_t g;
+      while ((g = generation_.load(std::memory_order_acquire)) == seen) BRINE_CPU_RELAX();
+      seen = g;
+      claim(self, g);
     }
   }
 

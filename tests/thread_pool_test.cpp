@@ -61,24 +61,25 @@ TEST(ThreadPool, TasksRunConcurrently) {
 
 // A scan step's loop over blocks of units: each block should meet the same
 // core at every step (its kernel slice in that core's L2). Index 0 belongs
-// to the caller, index 1 to the worker; index 0 waits for index 1, so the
-// caller cannot take both. (A thread may still take another's index when
-// that one is descheduled at the wrong moment: most loops, not all.)
+// to the caller, index 1 to the worker. Neither index can finish before the
+// other has started, so a thread busy with one cannot take the other: with
+// owners the caller runs 0 and the worker 1 every time, however the threads
+// are scheduled (an earlier form of this test, where only index 0 waited,
+// let a worker that finished 1 before the caller claimed 0 take it, 12 loops
+// of 200 on a loaded machine); whoever-asks-first would give the worker
+// index 0 whenever it asks first.
 TEST(ThreadPool, EachThreadRunsItsOwnIndices) {
   if (parallel_threads() != 2) GTEST_SKIP() << "written for two threads";
   struct Seen {
-    std::atomic<bool> second_done{false};
+    std::atomic<bool> started[2] = {false, false};
     std::thread::id ran_on[2];
   };
   auto task = [](void*, int i, uint8_t* closure) {
     Seen& s = *reinterpret_cast<Seen*>(closure);
     s.ran_on[i] = std::this_thread::get_id();
-    if (i == 1) {
-      s.second_done.store(true);
-      return 0;
-    }
+    s.started[i].store(true);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!s.second_done.load())
+    while (!s.started[1 - i].load())
       if (std::chrono::steady_clock::now() > deadline) return 1;
     return 0;
   };
@@ -86,10 +87,11 @@ TEST(ThreadPool, EachThreadRunsItsOwnIndices) {
   int own = 0;
   for (int rep = 0; rep < 200; ++rep) {
     Seen s;
-    ASSERT_EQ(parallel_for(nullptr, task, 0, 2, reinterpret_cast<uint8_t*>(&s)), 0);
+    ASSERT_EQ(parallel_for(nullptr, task, 0, 2, reinterpret_cast<uint8_t*>(&s)), 0)
+        << "one thread ran both indices (or the worker never came)";
     own += s.ran_on[0] == std::this_thread::get_id() && s.ran_on[1] != s.ran_on[0];
   }
-  EXPECT_GE(own, 190) << "loops whose indices ran on their own threads, of 200";
+  EXPECT_EQ(own, 200) << "loops whose indices ran on their own threads, of 200";
 }
 
 TEST(ThreadPool, ReturnsATasksError) {
