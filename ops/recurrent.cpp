@@ -118,7 +118,10 @@ constexpr Cell kLstm{4, kSlots, 2, 5}, kSimple{1, 1, 1, 1}, kGru{3, 5, 1, 5};
 // GRU slots: forward h, z, r, hh (the candidate) and q (reset_after: the
 // candidate's recurrent term h_{t-1} r_h + b_h; otherwise r ⊙ h_{t-1});
 // backward da_z, da_r, da_h (the input side's gradients), the candidate's
-// recurrent-side gradient (reset_after: da_h ⊙ r) and dh_{t-1}.
+// recurrent-side gradient (reset_after: da_h ⊙ r) and what step t sends
+// back to step t-1: without reset_after dL/dh_{t-1} whole; with it only its
+// elementwise part dh_t ⊙ z_t (the next call adds the product, see
+// lower_gru_grad_after).
 enum GruSlot { kGz = 1, kGr = 2, kGhh = 3, kGq = 4 };
 enum GruGradSlot { kDaZ = 0, kDaR = 1, kDaH = 2, kDrecH = 3, kGruDhPrev = 4 };
 
@@ -494,6 +497,10 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
           std::vector<double> dh(U), dah(U);
           for (int64_t u = 0; u < U; ++u) {
             dh[u] = G(kH, u) + (t + 1 < T ? d.data[s.at(b, t + 1, kGruDhPrev, u)] : 0.0);
+            if (after && t + 1 < T)  // step t+1's product (see lower_gru_grad_after)
+              for (int64_t j = 0; j < U; ++j)
+                dh[u] += d.data[s.at(b, t + 1, kDaZ, j)] * R(u, j) + d.data[s.at(b, t + 1, kDaR, j)] * R(u, U + j) +
+                         d.data[s.at(b, t + 1, kDrecH, j)] * R(u, 2 * U + j);
             dah[u] = (dh[u] * (1 - Y(kGz, u)) + G(kGhh, u)) * act_grad_ref(act, Y(kGhh, u));
           }
           if (!after)
@@ -509,10 +516,11 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
             for (int k = 0; k < 4; ++k) d.data[s.at(b, t, k, u)] = vals[k];
           }
           for (int64_t i = 0; i < U; ++i) {
-            double acc = dh[i] * Y(kGz, i) + (after ? 0.0 : dq[i] * Y(kGr, i));
-            for (int64_t u = 0; u < U; ++u) {
-              acc += d.data[s.at(b, t, kDaZ, u)] * R(i, u) + d.data[s.at(b, t, kDaR, u)] * R(i, U + u);
-              if (after) acc += d.data[s.at(b, t, kDrecH, u)] * R(i, 2 * U + u);
+            double acc = dh[i] * Y(kGz, i);
+            if (!after) {  // dL/dh_{t-1} whole; with reset_after the next step adds the product
+              acc += dq[i] * Y(kGr, i);
+              for (int64_t u = 0; u < U; ++u)
+                acc += d.data[s.at(b, t, kDaZ, u)] * R(i, u) + d.data[s.at(b, t, kDaR, u)] * R(i, U + u);
             }
             d.data[s.at(b, t, kGruDhPrev, i)] = acc;
           }
@@ -578,18 +586,57 @@ void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Fun
   dhp(i, t, b) = zero;
   dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
 }
-// LSTM's and SimpleRNN's backward step t: dL/dh_t through step t+1,
-// dz_{t+1} rᵀ, from the dz slots (the first `gates`) the previous call
-// wrote; zero on the last step, the first call.
+// LSTM's, SimpleRNN's and GRU's (reset_after) backward step t: dL/dh_t
+// through step t+1's product, dz_{t+1} rᵀ, from the dz slots the previous
+// call wrote (the first `gates`, or `slots`); zero on the last step, the
+// first call.
 Halide::Func next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, const Halide::Func& rt, int U,
-                              int gates, const Halide::Expr& zero) {
+                              int gates, const Halide::Expr& zero, const std::vector<int>& slots = {}) {
   using namespace Halide;
   Var u("u"), g("g"), t("t"), b("b");
   const Expr T = ctx.extent(n.type.shape[1]);
   Func dzn(codegen::func_name(n, "_dz_next")), dhn(codegen::func_name(n, "_dh_next"));
-  dzn(u, g, t, b) = ctx.self(u, g, min(t + 1, T - 1), b);
+  // Gate g's slot (the product's outer loop: a select per gate, not per load).
+  Expr slot = g;
+  if (!slots.empty()) {
+    slot = slots.back();
+    for (int i = static_cast<int>(slots.size()) - 2; i >= 0; --i) slot = select(g == i, slots[i], slot);
+  }
+  dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), b);
   previous_h_grad(dhn, rt, dzn, U, gates, zero, T);
   return dhn;
+}
+
+// GRU with reset_after, backward step t in one pass, as LSTM's: every term of
+// dL/dh_t that step t+1 sends back is in the slots its call wrote, the
+// product over its gate gradients (da_z, da_r and the candidate's
+// recurrent-side one, slots 0, 1, 3) and the elementwise e_{t+1} = dh_{t+1}
+// ⊙ z_{t+1} (slot 4); this call adds them to dL/dy_t and writes its own
+// slots, the unit-local rest. The initial state's gradient, which no step
+// finishes, is e_0 plus a product of step 0's slots in the VJP.
+Halide::Func lower_gru_grad_after(codegen::LowerCtx& ctx, const ir::Node& n, Halide::Func out) {
+  using namespace Halide;
+  const std::string act = cell_activation(n), ract = gate_activation(n);
+  const std::vector<Var> v = codegen::axis_vars(n.type.rank());
+  Var u = v[3], k = v[2], t = v[1], b = v[0];
+  const int U = static_cast<int>(n.type.shape[3].size);
+  const Expr T = ctx.extent(n.type.shape[1]), zero = cast(ctx.type, 0);
+  const bool state = n.inputs.size() > 3;
+  const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
+  const bool h_only = ctx.in_type(n, 2).shape[2] == ir::Dim(1);  // see h_adjoint()
+  const auto Y = [&](int slot) { return y(u, slot, t, b); };
+  const auto G = [&](int slot) { return h_only && slot != kH ? zero : Expr(gy(u, slot, t, b)); };
+  const Expr hp = select(t == 0, state ? ctx.in(n, 3)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
+  const Func dhn = next_step_h_grad(ctx, n, rt, U, 3, zero, {kDaZ, kDaR, kDrecH});
+  Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah"));
+  dh(u, t, b) = G(kH) + dhn(u, t, b) + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
+  dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz)) + G(kGhh)) * act_grad_expr(act, Y(kGhh));
+  const Expr daz = (dh(u, t, b) * (hp - Y(kGhh)) + G(kGz)) * act_grad_expr(ract, Y(kGz));
+  const Expr dar = (dah(u, t, b) * Y(kGq) + G(kGr)) * act_grad_expr(ract, Y(kGr));
+  const Expr drec = dah(u, t, b) * Y(kGr) + G(kGq);
+  out(u, k, t, b) = mux(k, {daz, dar, dah(u, t, b), drec, dh(u, t, b) * Y(kGz)});
+  ctx.stages[n.id] = {dhn, dh, dah};  // dh and da_h: once per row (the schedule)
+  return out;
 }
 }  // namespace
 
@@ -704,10 +751,13 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     }
     case ir::Op::GruGrad: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "gru_grad lowered outside a scan kernel");
+      if (n.attrs.reset_after) return lower_gru_grad_after(ctx, n, out);
+      // Without reset_after the step has a second product, dq = da_h R_hᵀ,
+      // which its dz reads for every unit: two phases per step, dz of all
+      // units (after dq), then blocks of units computing dL/dh_{t-1} whole.
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
-      const bool after = n.attrs.reset_after;
       const size_t base = 3;
       const bool state = n.inputs.size() > base;
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
@@ -719,25 +769,17 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
           dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
       dh(u, t, b) = G(kH, u) + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
       dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz, u)) + G(kGhh, u)) * act_grad_expr(act, Y(kGhh, u));
-      Expr dr;
-      if (after) {
-        dr = dah(u, t, b) * Y(kGq, u) + G(kGr, u);
-      } else {
-        RDom rq(0, U, "rq");
-        dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, b));
-        dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
-        dr = dq(u, t, b) * hpu + G(kGr, u);
-      }
+      RDom rq(0, U, "rq");
+      dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, b));
+      dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
+      const Expr dr = dq(u, t, b) * hpu + G(kGr, u);
       // The gradients of the gates' recurrent terms: the matmul's operand.
       dz(u, g, t, b) = mux(g, {(dh(u, t, b) * (hpu - Y(kGhh, u)) + G(kGz, u)) * act_grad_expr(ract, Y(kGz, u)),
-                               dr * act_grad_expr(ract, Y(kGr, u)),
-                               after ? dah(u, t, b) * Y(kGr, u) + G(kGq, u) : zero});
-      previous_h_grad(dhp, rt, dz, U, after ? 3 : 2, zero);
-      Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b);
-      if (!after) prev += dq(u, t, b) * Y(kGr, u);
-      out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), after ? dz(u, 2, t, b) : dah(u, t, b), prev});
-      ctx.stages[n.id] = {dhp, dz, dah};
-      if (!after) ctx.stages[n.id].push_back(dq);
+                               dr * act_grad_expr(ract, Y(kGr, u))});
+      previous_h_grad(dhp, rt, dz, U, 2, zero);
+      const Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b) + dq(u, t, b) * Y(kGr, u);
+      out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), dah(u, t, b), prev});
+      ctx.stages[n.id] = {dhp, dz, dah, dq};
       return out;
     }
     case ir::Op::SimpleRnnGrad: {
@@ -861,8 +903,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // L2 from step to step. Splitting the batch rows instead streamed the whole
   // kernel through every task at every step (see docs/scheduling.md). The
   // backward takes two blocks, one per core: each block's product reads the
-  // dz of all units (LSTM's and SimpleRNN's from the previous call, GRU's
-  // computed before the blocks, one more parallel loop).
+  // dz of all units (LSTM's, SimpleRNN's and reset_after GRU's from the
+  // previous call; other GRUs' computed before the blocks, one more
+  // parallel loop).
   int64_t ub = U;
   if (U >= 64)
     for (const int64_t c : forward ? std::vector<int64_t>{128, 64, 32} : std::vector<int64_t>{U / 2})
@@ -956,15 +999,19 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     }
     return;
   }
-  if (s.anchor.op == ir::Op::LstmGrad || s.anchor.op == ir::Op::SimpleRnnGrad) {
+  if (s.anchor.op == ir::Op::LstmGrad || s.anchor.op == ir::Op::SimpleRnnGrad ||
+      (s.anchor.op == ir::Op::GruGrad && s.anchor.attrs.reset_after)) {
     // A block of units: the product dz_{t+1} rᵀ for its units (over all of
-    // dz_{t+1}, which the previous call wrote), then its dz (and LSTM's dc)
-    // row by row, dz inline in out's slots. One parallel loop per step, and
+    // dz_{t+1}, which the previous call wrote), then its dz row by row, dz
+    // inline in out's slots, the values several slots read (LSTM's dc,
+    // GRU's dh and da_h) once per row: inlined, GRU's one pass was no
+    // faster than its two phases. One parallel loop per step, and
     // dz written once, into the output.
     Func dhn = st[0];
     const std::vector<RVar> rj = codegen::update_rvars(dhn);
     tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]});
-    if (st.size() > 1) Func(st[1]).compute_at(s.out, b).vectorize(st[1].args()[0], lanes, TailStrategy::ShiftInwards);
+    for (size_t i = 1; i < st.size(); ++i)
+      Func(st[i]).compute_at(s.out, b).vectorize(st[i].args()[0], lanes, TailStrategy::ShiftInwards);
     return;
   }
   Func dhp = st[0], dz = st[1], dc = st[2];
@@ -1152,7 +1199,19 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
     const int q = b.reshape(b.slice(n.id, 2, kGq, 1), seq), dah = b.reshape(b.slice(d, 2, kDaH, 1), seq);
     out.push_back(b.op(ir::Op::Concat, {rk(dzr), b.summed_matmul(q, dah, true, false)}, axis1));
   }
-  if (state) out.push_back(b.reshape(b.slice(b.slice(d, 1, 0, 1), 2, kGruDhPrev, 1), b.shape(n.inputs[base])));
+  if (state) {
+    const int step0 = b.slice(d, 1, 0, 1);
+    const ir::Shape hs = b.shape(n.inputs[base]);
+    int dh0 = b.reshape(b.slice(step0, 2, kGruDhPrev, 1), hs);
+    if (after) {
+      // Step 0's product, which no backward step computes (see
+      // lower_gru_grad_after): [da_z, da_r, drec_h]_0 rᵀ.
+      const int zr = b.reshape(b.slice(step0, 2, kDaZ, 2), {hs[0], ir::Dim(2 * U)});
+      const int rec = b.reshape(b.slice(step0, 2, kDrecH, 1), hs);
+      dh0 = b.add(dh0, b.matmul(b.op(ir::Op::Concat, {zr, rec}, axis1), r, false, true));
+    }
+    out.push_back(dh0);
+  }
   return out;
 }
 
