@@ -121,7 +121,7 @@ constexpr Cell kLstm{4, kSlots, 2, 5}, kSimple{1, 1, 1, 1}, kGru{3, 5, 1, 5};
 // recurrent-side gradient (reset_after: da_h ⊙ r) and what step t sends
 // back to step t-1: without reset_after dL/dh_{t-1} whole; with it only its
 // elementwise part dh_t ⊙ z_t (the next call adds the product, see
-// lower_gru_grad_after).
+// Recurrent::lower).
 enum GruSlot { kGz = 1, kGr = 2, kGhh = 3, kGq = 4 };
 enum GruGradSlot { kDaZ = 0, kDaR = 1, kDaH = 2, kDrecH = 3, kGruDhPrev = 4 };
 
@@ -497,7 +497,7 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
           std::vector<double> dh(U), dah(U);
           for (int64_t u = 0; u < U; ++u) {
             dh[u] = G(kH, u) + (t + 1 < T ? d.data[s.at(b, t + 1, kGruDhPrev, u)] : 0.0);
-            if (after && t + 1 < T)  // step t+1's product (see lower_gru_grad_after)
+            if (after && t + 1 < T)  // step t+1's product (see lower)
               for (int64_t j = 0; j < U; ++j)
                 dh[u] += d.data[s.at(b, t + 1, kDaZ, j)] * R(u, j) + d.data[s.at(b, t + 1, kDaR, j)] * R(u, U + j) +
                          d.data[s.at(b, t + 1, kDrecH, j)] * R(u, 2 * U + j);
@@ -607,37 +607,6 @@ Halide::Func next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, c
   return dhn;
 }
 
-// GRU with reset_after, backward step t in one pass, as LSTM's: every term of
-// dL/dh_t that step t+1 sends back is in the slots its call wrote, the
-// product over its gate gradients (da_z, da_r and the candidate's
-// recurrent-side one, slots 0, 1, 3) and the elementwise e_{t+1} = dh_{t+1}
-// ⊙ z_{t+1} (slot 4); this call adds them to dL/dy_t and writes its own
-// slots, the unit-local rest. The initial state's gradient, which no step
-// finishes, is e_0 plus a product of step 0's slots in the VJP.
-Halide::Func lower_gru_grad_after(codegen::LowerCtx& ctx, const ir::Node& n, Halide::Func out) {
-  using namespace Halide;
-  const std::string act = cell_activation(n), ract = gate_activation(n);
-  const std::vector<Var> v = codegen::axis_vars(n.type.rank());
-  Var u = v[3], k = v[2], t = v[1], b = v[0];
-  const int U = static_cast<int>(n.type.shape[3].size);
-  const Expr T = ctx.extent(n.type.shape[1]), zero = cast(ctx.type, 0);
-  const bool state = n.inputs.size() > 3;
-  const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
-  const bool h_only = ctx.in_type(n, 2).shape[2] == ir::Dim(1);  // see h_adjoint()
-  const auto Y = [&](int slot) { return y(u, slot, t, b); };
-  const auto G = [&](int slot) { return h_only && slot != kH ? zero : Expr(gy(u, slot, t, b)); };
-  const Expr hp = select(t == 0, state ? ctx.in(n, 3)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
-  const Func dhn = next_step_h_grad(ctx, n, rt, U, 3, zero, {kDaZ, kDaR, kDrecH});
-  Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah"));
-  dh(u, t, b) = G(kH) + dhn(u, t, b) + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
-  dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz)) + G(kGhh)) * act_grad_expr(act, Y(kGhh));
-  const Expr daz = (dh(u, t, b) * (hp - Y(kGhh)) + G(kGz)) * act_grad_expr(ract, Y(kGz));
-  const Expr dar = (dah(u, t, b) * Y(kGq) + G(kGr)) * act_grad_expr(ract, Y(kGr));
-  const Expr drec = dah(u, t, b) * Y(kGr) + G(kGq);
-  out(u, k, t, b) = mux(k, {daz, dar, dah(u, t, b), drec, dh(u, t, b) * Y(kGz)});
-  ctx.stages[n.id] = {dhn, dh, dah};  // dh and da_h: once per row (the schedule)
-  return out;
-}
 }  // namespace
 
 // Halide dims are the IR axes reversed: y(u, slot, t, b), z(j, t, b),
@@ -751,13 +720,10 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     }
     case ir::Op::GruGrad: {
       BRINE_CHECK_INTERNAL(ctx.self.defined(), "gru_grad lowered outside a scan kernel");
-      if (n.attrs.reset_after) return lower_gru_grad_after(ctx, n, out);
-      // Without reset_after the step has a second product, dq = da_h R_hᵀ,
-      // which its dz reads for every unit: two phases per step, dz of all
-      // units (after dq), then blocks of units computing dL/dh_{t-1} whole.
       Var u = v[3], k = v[2], t = v[1], b = v[0], g("g"), i("i");
       const int U = static_cast<int>(n.type.shape[3].size);
       const Expr T = ctx.extent(n.type.shape[1]);
+      const bool after = n.attrs.reset_after;
       const size_t base = 3;
       const bool state = n.inputs.size() > base;
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
@@ -765,17 +731,36 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const auto Y = [&](int s, Expr x) { return y(x, s, t, b); };
       const auto G = [&](int s, Expr x) { return h_only && s != kH ? zero : Expr(gy(x, s, t, b)); };
       const Expr hpu = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, y(u, kH, max(t - 1, 0), b));
-      Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah")), dq(codegen::func_name(n, "_dq")),
-          dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
-      dh(u, t, b) = G(kH, u) + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
+      Func dh(codegen::func_name(n, "_dh")), dah(codegen::func_name(n, "_dah"));
+      // Step t+1 sent back slot 4 (kGruDhPrev): with reset_after only the
+      // elementwise part dh_{t+1} ⊙ z_{t+1}, this call adding the product of
+      // that step's slots 0, 1, 3 (da_z, da_r, drec_h) with rᵀ, in one pass
+      // per step as LSTM's (the initial state's product is the VJP's).
+      // Without it the step has a second product, dq = da_h R_hᵀ, which its
+      // dz reads for every unit: two phases, dz of all units (after dq), then
+      // blocks of units computing dL/dh_{t-1} whole.
+      Expr dh_t = G(kH, u);
+      Func dhn;
+      if (after) {
+        dhn = next_step_h_grad(ctx, n, rt, U, 3, zero, {kDaZ, kDaR, kDrecH});
+        dh_t += dhn(u, t, b);
+      }
+      dh(u, t, b) = dh_t + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
       dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz, u)) + G(kGhh, u)) * act_grad_expr(act, Y(kGhh, u));
+      const Expr daz = (dh(u, t, b) * (hpu - Y(kGhh, u)) + G(kGz, u)) * act_grad_expr(ract, Y(kGz, u));
+      if (after) {
+        const Expr dar = (dah(u, t, b) * Y(kGq, u) + G(kGr, u)) * act_grad_expr(ract, Y(kGr, u));
+        const Expr drec = dah(u, t, b) * Y(kGr, u) + G(kGq, u);
+        out(u, k, t, b) = mux(k, {daz, dar, dah(u, t, b), drec, dh(u, t, b) * Y(kGz, u)});
+        ctx.stages[n.id] = {dhn, dh, dah};  // dh and da_h: once per row (the schedule)
+        return out;
+      }
+      Func dq(codegen::func_name(n, "_dq")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
       RDom rq(0, U, "rq");
       dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, b));
       dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
-      const Expr dr = dq(u, t, b) * hpu + G(kGr, u);
       // The gradients of the gates' recurrent terms: the matmul's operand.
-      dz(u, g, t, b) = mux(g, {(dh(u, t, b) * (hpu - Y(kGhh, u)) + G(kGz, u)) * act_grad_expr(ract, Y(kGz, u)),
-                               dr * act_grad_expr(ract, Y(kGr, u))});
+      dz(u, g, t, b) = mux(g, {daz, (dq(u, t, b) * hpu + G(kGr, u)) * act_grad_expr(ract, Y(kGr, u))});
       previous_h_grad(dhp, rt, dz, U, 2, zero);
       const Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b) + dq(u, t, b) * Y(kGr, u);
       out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), dah(u, t, b), prev});
@@ -1204,8 +1189,8 @@ std::vector<int> gru_vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
     const ir::Shape hs = b.shape(n.inputs[base]);
     int dh0 = b.reshape(b.slice(step0, 2, kGruDhPrev, 1), hs);
     if (after) {
-      // Step 0's product, which no backward step computes (see
-      // lower_gru_grad_after): [da_z, da_r, drec_h]_0 rᵀ.
+      // Step 0's product, which no backward step computes (see lower):
+      // [da_z, da_r, drec_h]_0 rᵀ.
       const int zr = b.reshape(b.slice(step0, 2, kDaZ, 2), {hs[0], ir::Dim(2 * U)});
       const int rec = b.reshape(b.slice(step0, 2, kDrecH, 1), hs);
       dh0 = b.add(dh0, b.matmul(b.op(ir::Op::Concat, {zr, rec}, axis1), r, false, true));

@@ -100,11 +100,6 @@ class Pool {
 
   static bool open(uint64_t w) { return (w >> kIndexBits & kIndexMask) < (w & kIndexMask); }
   static bool of(uint64_t w, uint64_t generation) { return (w >> (2 * kIndexBits)) == (generation & kTagMask); }
-  bool claimable() const {
-    for (int t = 0; t < threads_; ++t)
-      if (open(shares_[t].load(std::memory_order_acquire))) return true;
-    return false;
-  }
 
   // Thread `self` claims its own indices of loop `generation`, then the
   // others', until none is left.
@@ -131,29 +126,28 @@ class Pool {
   }
 
   void work(int self) {
-    // `seen`: the generation of the loop this thread last claimed in; it
-    // starts at the pool's first, 0 (read later, a loop published before
-    // this thread ran would look old). A new loop is claimed once its
-    // generation is out, every share of it open (see work_word).
+    // A loop is out when its generation is: every share of it is open then
+    // (see work_word). `seen` is the generation this thread last claimed
+    // in; it starts at the pool's first, 0 (read later, a loop published
+    // before this thread ran would look old). A loop the others finished
+    // without it is claimed in vain, harmlessly.
     uint64_t seen = 0;
     for (;;) {
       const auto until = std::chrono::steady_clock::now() + kSpinTime;
-      for (int spins = 0; !claimable(); ++spins) {
+      uint64_t g;
+      for (int spins = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spins) {
         BRINE_CPU_RELAX();
         if ((spins & 63) != 63 ||
             (busy_runs_.load(std::memory_order_relaxed) > 0 && std::chrono::steady_clock::now() < until))
           continue;
-        // Sleep until the next loop: announce it, then look once more (a
-        // loop published in between either sees the sleeper and wakes it
-        // or is seen here).
-        const uint64_t g = generation_.load(std::memory_order_seq_cst);
+        // Sleep until the next loop: announce it, then wait unless the
+        // generation moved meanwhile (a loop published in between either
+        // sees the sleeper and wakes it or is seen by the wait).
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        if (!claimable()) generation_.wait(g, std::memory_order_seq_cst);
+        generation_.wait(seen, std::memory_order_seq_cst);
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         spins = 0;
       }
-      uint64_t g;
-      while ((g = generation_.load(std::memory_order_acquire)) == seen) BRINE_CPU_RELAX();
       seen = g;
       claim(self, g);
     }
