@@ -395,8 +395,15 @@ void Layout::schedule(codegen::ScheduleCtx& s) {
   using namespace Halide;
   const int v = s.vector_width, w = static_cast<int>(s.anchor.attrs.axes[0]);
   Var j = s.out_vars[2], k = s.out_vars[1], p = s.out_vars[0], ko("ko"), ki("ki");
+  if (!s.anchor.attrs.transpose_a) {
+    // Eight panels at a time, row by row: each row of x is read as 512
+    // contiguous bytes. A panel at a time read one 64-byte piece per row,
+    // rows 4 KiB apart (lstm256's 1 MiB kernel, warm: 90 -> 57 µs).
+    Var po("po"), pi("pi");
+    s.out.split(p, po, pi, 8, TailStrategy::GuardWithIf).reorder(j, pi, k, po).parallel(po).vectorize(j, v).unroll(pi);
+    return;
+  }
   s.out.parallel(p).vectorize(j, v);
-  if (!s.anchor.attrs.transpose_a) return;
   s.out.split(k, ko, ki, w, TailStrategy::GuardWithIf).reorder(j, ki, ko, p).unroll(ki);
   Func x = s.lower.in(s.anchor, 0);
   Func tile = x.in(s.lower.funcs.at(s.anchor.id));  // (the kernel's output may be a consumer fused in)

@@ -355,6 +355,17 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   if (K.is_static() && K.size > 256)
     for (int c = 256; c >= 128 && !kb; --c)
       if (K.size % c == 0) kb = c;
+  // A large kernel is blocked the same way even when its contraction is not
+  // split (it is short, or no 128..256 piece divides it): row tiles that
+  // each swept all of it streamed it from beyond L2, and two threads ran
+  // slower than one (3200 x 256 x 1024: 20 ms on two threads, 15 on one;
+  // blocked, 10.8 ms). Short contractions gain only from larger kernels
+  // (K = 128: 1 MiB or more; K = 64 lost at 1 MiB); measured in
+  // docs/scheduling.md.
+  const int64_t kernel_bytes = K.is_static() ? K.size * N.size * 4 : 0;
+  const bool whole_k = !kb && K.is_static() &&
+                       ((K.size >= 192 && kernel_bytes >= (512 << 10)) || (K.size >= 128 && kernel_bytes >= (1 << 20)));
+  if (whole_k) kb = static_cast<int>(K.size);
   // Rows per batch sample that 8 does not divide (a Dense on 50-step
   // sequences): the last tile, shifted inwards, recomputed 6 of every 56
   // rows. Five rows by four vectors (20 accumulators, about as many kernel
@@ -371,14 +382,30 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     st.tile(n, m, no, mo, ni, mi, tn, rows_per_tile, TailStrategy::ShiftInwards).vectorize(ni, lanes).unroll(mi);
     outer_loop(st, mo, parallel);
   };
+  // The last block is shifted inwards, recomputing rows: a whole-K blocking
+  // only when that is at most an eighth more work (3200 x 256 x 1024 on 200
+  // rows: 16% slower blocked; 256 rows: 24% faster).
+  Expr use_blocks = M >= mb && big;
+  if (whole_k) use_blocks = use_blocks && (M + mb - 1) / mb * mb * 8 <= M * 9;
   if (kb) {
-    Stage blocked = s.out.specialize(M >= mb && big);
+    Stage blocked = s.out.specialize(use_blocks);
     blocked.tile(n, m, no, mo, ni, mi, tn, mb, TailStrategy::ShiftInwards)
         .split(mi, mio, mii, tm)
         .vectorize(ni, lanes)
         .unroll(mii);
-    outer_loop(blocked, mo, true);
-    // (no, mo) are both outer loops here; fuse the column panels in as well.
+    // Tasks are (row block, half of the column tiles) pairs: with one task
+    // per row block, 64 rows ran on one thread (64 x 784 x 512: 1.7x
+    // faster in halves).
+    const int64_t col_tiles = (N.size + tn - 1) / tn;
+    if (col_tiles >= 2) {
+      Var nb("nb"), task("task");
+      blocked.split(no, nb, no, static_cast<int>((col_tiles + 1) / 2), TailStrategy::GuardWithIf)
+          .reorder(ni, mii, mio, no, mo, nb)
+          .fuse(mo, nb, task);
+      outer_loop(blocked, task, true);
+    } else {
+      outer_loop(blocked, mo, true);
+    }
   }
   register_tiles(s.out.specialize(M >= tm && big), tm, true);
   register_tiles(s.out.specialize(M >= tm), tm, false);
@@ -389,7 +416,7 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     // or 1. Splitting its rows by tm keeps the register tile in each case.
     RVar ko("ko"), ki("ki");
     Var am("am"), ami("ami");
-    acc.update().specialize(M >= mb && big)
+    acc.update().specialize(use_blocks)
         .split(k, ko, ki, kb)
         .split(m, am, ami, tm)
         .reorder(n, ami, ki, am, ko)

@@ -168,5 +168,43 @@ INSTANTIATE_TEST_SUITE_P(Schedules, Sweep,
                            return info.param.schedule + "_" + dtype_name(info.param.dtype);
                          });
 
+// The blocked matmul schedules need more rows and a larger kernel than the
+// sweep's samples have: one compiled kernel per shape, run on row counts that
+// take each branch (ops/matmul.cpp). 192 x 696 (534 KiB) is blocked with the
+// whole contraction, its 15 column tiles split unevenly between two tasks:
+// 64 rows (one block), 128 (two), 200 (unblocked: the shifted last block
+// would recompute 28%), 520 (a shifted last block), 7 (row tiles only).
+// 400 x 100 splits the contraction in two (3 column tiles).
+TEST(MatMulBlocks, EveryBranchMatchesReference) {
+  const std::vector<std::pair<std::pair<int64_t, int64_t>, std::vector<int64_t>>> shapes = {
+      {{192, 696}, {64, 128, 200, 520, 7}}, {{400, 100}, {64, 100, 130}}};
+  for (const auto& [kn, row_counts] : shapes) {
+    const auto [K, N] = kn;
+    ir::Graph g;
+    g.name = "blocks";
+    ir::Node x, w, mm;
+    x.op = ir::Op::Input;
+    x.attrs.name = "x";
+    x.type = {DType::F32, {ir::Dim("M"), ir::Dim(K)}};
+    w.op = ir::Op::Param;
+    w.attrs.name = "w";
+    w.attrs.init = "glorot_uniform";
+    w.type = {DType::F32, {ir::Dim(K), ir::Dim(N)}};
+    mm.op = ir::Op::MatMul;
+    mm.inputs = {g.add(x), g.add(w)};
+    g.outputs.push_back({"y", g.add(mm)});
+    ir::infer_types(g);
+    Executable exe = compile(g);
+    const std::vector<ops::RefTensor> params{test::to_ref(exe.params()[0])};
+    for (const int64_t M : row_counts) {
+      SCOPED_TRACE(fmt::format("{} x {} x {}", M, K, N));
+      const Tensor in = test::random_tensor({M, K}, DType::F32, static_cast<uint64_t>(M));
+      const std::vector<ops::RefTensor> ref_in{test::to_ref(in)};
+      const auto want = ir::evaluate(g, ref_in, params);
+      EXPECT_TRUE(test::close(exe.forward({in})[0], want[0], 1e-5, 1e-5));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace brine
