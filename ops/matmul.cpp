@@ -362,7 +362,7 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   // blocked, 10.8 ms). Short contractions gain only from larger kernels
   // (K = 128: 1 MiB or more; K = 64 lost at 1 MiB); measured in
   // docs/scheduling.md.
-  const int64_t kernel_bytes = K.is_static() ? K.size * N.size * 4 : 0;
+  const int64_t kernel_bytes = K.is_static() ? K.size * N.size * s.lower.type.bytes() : 0;
   const bool whole_k = !kb && K.is_static() &&
                        ((K.size >= 192 && kernel_bytes >= (512 << 10)) || (K.size >= 128 && kernel_bytes >= (1 << 20)));
   if (whole_k) kb = static_cast<int>(K.size);
