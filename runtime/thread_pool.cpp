@@ -81,7 +81,7 @@ class Pool {
     for (int t = 0; t < threads_; ++t)
       shares_[t].store(work_word(0, t < size ? (size - 1 - t) / threads_ + 1 : 0, generation),
                        std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_seq_cst);
+    generation_.store(generation, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
     claim(0, generation);
     while (finished_.load(std::memory_order_acquire) < size) BRINE_CPU_RELAX();

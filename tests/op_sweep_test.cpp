@@ -104,6 +104,27 @@ struct Config {
   std::vector<std::string> uncompilable = {};
 };
 
+// One run of a compiled single-op graph, its dynamic dimensions bound to
+// `size`, against the reference evaluator.
+void expect_matches_reference(Executable& exe, const ir::Graph& g, const ops::OpSample& sample, int64_t size,
+                              const Config& cfg) {
+  SCOPED_TRACE(fmt::format("dynamic dims = {}", size));
+  std::vector<Tensor> inputs;
+  std::vector<ops::RefTensor> ref_in, ref_params;
+  uint64_t seed = 7 + size;
+  for (int id : g.inputs()) {
+    std::vector<int64_t> shape;
+    for (const ir::Dim& d : g.node(id).type.shape) shape.push_back(d.is_static() ? d.size : size);
+    inputs.push_back(test::sample_tensor(sample, shape, cfg.dtype, seed++));
+    ref_in.push_back(test::to_ref(inputs.back()));
+  }
+  for (const Tensor& p : exe.params()) ref_params.push_back(test::to_ref(p));
+  std::vector<Tensor> out = exe.forward(inputs);
+  const auto want = ir::evaluate(g, ref_in, ref_params);
+  ASSERT_EQ(out.size(), want.size());
+  EXPECT_TRUE(test::close(out[0], want[0], cfg.rtol, cfg.atol));
+}
+
 class Sweep : public ::testing::TestWithParam<Config> {};
 
 TEST_P(Sweep, MatchesReference) {
@@ -126,25 +147,7 @@ TEST_P(Sweep, MatchesReference) {
       uncompilable.push_back(id);
       continue;
     }
-    Executable& exe = *compiled;
-    const auto syms = g.symbols();
-    for (int64_t size : {1, 15, 17, 33}) {
-      SCOPED_TRACE(fmt::format("dynamic dims = {}", size));
-      std::vector<Tensor> inputs;
-      std::vector<ops::RefTensor> ref_in, ref_params;
-      uint64_t seed = 7 + size;
-      for (int id : g.inputs()) {
-        std::vector<int64_t> shape;
-        for (const ir::Dim& d : g.node(id).type.shape) shape.push_back(d.is_static() ? d.size : size);
-        inputs.push_back(test::sample_tensor(c.sample, shape, cfg.dtype, seed++));
-        ref_in.push_back(test::to_ref(inputs.back()));
-      }
-      for (const Tensor& p : exe.params()) ref_params.push_back(test::to_ref(p));
-      std::vector<Tensor> out = exe.forward(inputs);
-      const auto want = ir::evaluate(g, ref_in, ref_params);
-      ASSERT_EQ(out.size(), want.size());
-      EXPECT_TRUE(test::close(out[0], want[0], cfg.rtol, cfg.atol));
-    }
+    for (int64_t size : {1, 15, 17, 33}) expect_matches_reference(*compiled, g, c.sample, size, cfg);
   }
   std::vector<std::string> expected;  // those of the ops this run covers
   for (const std::string& id : cfg.uncompilable)
@@ -176,33 +179,16 @@ INSTANTIATE_TEST_SUITE_P(Schedules, Sweep,
 // would recompute 28%), 520 (a shifted last block), 7 (row tiles only).
 // 400 x 100 splits the contraction in two (3 column tiles).
 TEST(MatMulBlocks, EveryBranchMatchesReference) {
-  const std::vector<std::pair<std::pair<int64_t, int64_t>, std::vector<int64_t>>> shapes = {
-      {{192, 696}, {64, 128, 200, 520, 7}}, {{400, 100}, {64, 100, 130}}};
-  for (const auto& [kn, row_counts] : shapes) {
-    const auto [K, N] = kn;
-    ir::Graph g;
-    g.name = "blocks";
-    ir::Node x, w, mm;
-    x.op = ir::Op::Input;
-    x.attrs.name = "x";
-    x.type = {DType::F32, {ir::Dim("M"), ir::Dim(K)}};
-    w.op = ir::Op::Param;
-    w.attrs.name = "w";
-    w.attrs.init = "glorot_uniform";
-    w.type = {DType::F32, {ir::Dim(K), ir::Dim(N)}};
-    mm.op = ir::Op::MatMul;
-    mm.inputs = {g.add(x), g.add(w)};
-    g.outputs.push_back({"y", g.add(mm)});
-    ir::infer_types(g);
+  const Config cfg{"tuned", DType::F32, 1e-5, 1e-5};
+  const std::vector<std::pair<ops::OpSample, std::vector<int64_t>>> samples = {
+      {{"whole-K blocks", {{"N", 192}, {192, 696}}, {}}, {64, 128, 200, 520, 7}},
+      {{"K split in two", {{"N", 400}, {400, 100}}, {}}, {64, 100, 130}}};
+  for (const auto& [sample, row_counts] : samples) {
+    SCOPED_TRACE(sample.label);
+    const Case c{ir::Op::MatMul, sample};
+    const ir::Graph g = single_op_graph(c);
     Executable exe = compile(g);
-    const std::vector<ops::RefTensor> params{test::to_ref(exe.params()[0])};
-    for (const int64_t M : row_counts) {
-      SCOPED_TRACE(fmt::format("{} x {} x {}", M, K, N));
-      const Tensor in = test::random_tensor({M, K}, DType::F32, static_cast<uint64_t>(M));
-      const std::vector<ops::RefTensor> ref_in{test::to_ref(in)};
-      const auto want = ir::evaluate(g, ref_in, params);
-      EXPECT_TRUE(test::close(exe.forward({in})[0], want[0], 1e-5, 1e-5));
-    }
+    for (const int64_t M : row_counts) expect_matches_reference(exe, g, sample, M, cfg);
   }
 }
 
