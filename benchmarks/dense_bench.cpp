@@ -86,8 +86,11 @@ Prepared brine_train_step(const std::string& w, double gflop, const brine::Tenso
       if (brine::Status s = st->step(x, target, l); !s) throw brine::Error(s.message);
     };
     p.output = [first] { return first; };
-    // Weights, the buffers the next step writes them into, intermediates, data.
-    p.bytes = [st, x, target] { return 2 * st->param_bytes() + st->arena_bytes() + x.bytes() + 2 * target.bytes(); };
+    // Weights, the buffers the next step writes them into, packed kernels,
+    // intermediates, data.
+    p.bytes = [st, x, target] {
+      return 2 * st->param_bytes() + st->constant_bytes() + st->arena_bytes() + x.bytes() + 2 * target.bytes();
+    };
     p.state = st;
   }, "train step");
 }

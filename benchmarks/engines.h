@@ -133,7 +133,10 @@ inline brine::Tensor random_input(std::vector<int64_t> shape) {
 }
 
 
-// A generated library's Model class (AOT), forward.
+// A generated library's Model class (AOT), forward. Inference with fixed
+// weights, like the libraries' inference primitives whose weights are
+// reordered once at setup: the model's parameters are frozen, so that what
+// is computed from them alone (packed kernels) is computed on the first call.
 template <typename Model>
 Prepared brine_aot(const std::string& w, const std::string& engine, double gflop, const brine::Tensor& x) {
   return prepare(w, engine, gflop, [&](Prepared& p) {
@@ -142,19 +145,24 @@ Prepared brine_aot(const std::string& w, const std::string& engine, double gflop
       brine::Tensor x, y;
     };
     auto st = std::make_shared<State>();
+    st->model.freeze_params();
     st->x = x;
     p.run = [st] {
       if (brine::Status s = st->model.forward(st->x, st->y); !s) throw brine::Error(s.message);
     };
     p.output = [st] { return floats(st->y); };
-    p.bytes = [st] { return st->model.param_bytes() + st->model.arena_bytes() + st->x.bytes() + st->y.bytes(); };
+    p.bytes = [st] {
+      return st->model.param_bytes() + st->model.constant_bytes() + st->model.arena_bytes() + st->x.bytes() + st->y.bytes();
+    };
     p.state = st;
   });
 }
 
-// The JIT: the model's forward, or with `backward` its backward graph for
-// loss = sum(outputs), whose output compared is every kernel gradient in a
-// row (outputs named ".../kernel", in the model's parameter order).
+// The JIT: the model's forward (parameters frozen, as brine_aot), or with
+// `backward` its backward graph for loss = sum(outputs), whose output
+// compared is every kernel gradient in a row (outputs named ".../kernel", in
+// the model's parameter order); the backward stands for a training step, so
+// its parameters are not frozen and the kernels are packed on every call.
 inline Prepared brine_jit(const std::string& w, const std::string& engine, double gflop, const brine::Model& m,
                           const brine::Tensor& x, bool backward, const brine::CompileOptions& o = {}) {
   return prepare(w, engine, gflop, [&](Prepared& p) {
@@ -167,6 +175,7 @@ inline Prepared brine_jit(const std::string& w, const std::string& engine, doubl
     auto st = std::make_shared<State>(State{brine::compile(g, o), {x}, std::vector<brine::Tensor>(g.outputs.size()), {}});
     for (size_t i = 0; i < g.outputs.size(); ++i)
       if (g.outputs[i].name.ends_with("/kernel")) st->kernels.push_back(i);
+    if (!backward) st->exe.freeze_params();
     p.run = [st] { st->exe.forward(st->in, st->out); };
     p.output = [st, backward] {
       if (!backward) return floats(st->out[0]);
@@ -178,7 +187,7 @@ inline Prepared brine_jit(const std::string& w, const std::string& engine, doubl
       return all;
     };
     p.bytes = [st] {
-      size_t n = st->exe.param_bytes() + st->exe.arena_bytes() + st->in[0].bytes();
+      size_t n = st->exe.param_bytes() + st->exe.constant_bytes() + st->exe.arena_bytes() + st->in[0].bytes();
       for (const auto& t : st->out) n += t.bytes();
       return n;
     };

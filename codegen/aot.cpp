@@ -9,7 +9,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/kernel.h"
-#include "codegen/scan_passes.h"
+#include "codegen/graph_passes.h"
 #include "codegen/program.h"
 #include "ir/verify.h"
 #include "runtime/files.h"
@@ -31,7 +31,7 @@ struct Built {
 
 Built build_all(const ir::Graph& source, const std::string& name, const CompileOptions& o, const Halide::Target& t) {
   ir::verify(source);
-  Built b{codegen::prepare_scans(source, o.projection_in_scan), {}, {}, {}};
+  Built b{codegen::prepare_graph(source, o.projection_in_scan), {}, {}, {}};
   const ir::Graph& g = b.graph;
   b.part = codegen::fuse(g);
   const codegen::Policy policy = codegen::policy_from_name(o.schedule);

@@ -20,7 +20,7 @@ struct CompileOptions {
   std::string target = "host";     // a Halide target string
   uint64_t seed = 0;               // parameter initialization
   // Recurrent scans (LSTM, GRU, SimpleRNN) compute each step's input
-  // projection x_t w in the step's register tiles (codegen/scan_passes.h:
+  // projection x_t w in the step's register tiles (codegen/graph_passes.h:
   // faster, z never stored); false keeps it one matmul kernel over all
   // steps, as the IR has it.
   bool projection_in_scan = true;

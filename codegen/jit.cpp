@@ -6,7 +6,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/kernel.h"
-#include "codegen/scan_passes.h"
+#include "codegen/graph_passes.h"
 #include "codegen/program.h"
 #include "ir/verify.h"
 #include "runtime/thread_pool.h"
@@ -66,7 +66,7 @@ JitStats jit_stats() {
 
 Executable compile(const ir::Graph& source, const CompileOptions& options) {
   ir::verify(source);
-  const ir::Graph g = codegen::prepare_scans(source, options.projection_in_scan);
+  const ir::Graph g = codegen::prepare_graph(source, options.projection_in_scan);
   const codegen::Policy policy = codegen::policy_from_name(options.schedule);
   const Halide::Target target = options.target == "host" ? Halide::get_jit_target_from_environment()
                                                          : Halide::Target(options.target);

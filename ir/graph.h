@@ -19,6 +19,9 @@ struct Attrs {
   bool keepdims = false;      // reduce_*
   bool transpose_a = false;   // matmul
   bool transpose_b = false;   // matmul
+  // matmul: the right operand is pack_panels of the (K, N) matrix, (N / w, K, w)
+  // (codegen/graph_passes.h packs constant kernels this way).
+  bool packed_b = false;
   double value = 0.0;         // constant
   std::string name;           // input, param: the tensor's name
   std::string init;           // param: initializer ("glorot_uniform", "zeros", "ones")

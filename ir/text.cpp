@@ -51,6 +51,7 @@ std::string attrs_str(const Attrs& a) {
   if (a.keepdims) p.push_back("keepdims=true");
   if (a.transpose_a) p.push_back("transpose_a=true");
   if (a.transpose_b) p.push_back("transpose_b=true");
+  if (a.packed_b) p.push_back("packed_b=true");
   if (a.value != def.value) p.push_back(fmt::format("value={}", a.value));
   return p.empty() ? "" : fmt::format(" {{{}}}", fmt::join(p, ", "));
 }
@@ -249,6 +250,7 @@ class Parser {
       else if (key.text == "keepdims") a.keepdims = boolean();
       else if (key.text == "transpose_a") a.transpose_a = boolean();
       else if (key.text == "transpose_b") a.transpose_b = boolean();
+      else if (key.text == "packed_b") a.packed_b = boolean();
       else if (key.text == "value") {
         bool neg = false;
         if (is_punct("-")) { next(); neg = true; }
@@ -257,7 +259,7 @@ class Parser {
           fail(t, "a number");
         a.value = (neg ? -1 : 1) * std::strtod(t.text.c_str(), nullptr);
       } else fail(key, "an attribute (name, init, axes, shape, window, strides, dilation, pads, activation, "
-                        "recurrent_activation, reset_after, states_only, input_projection, keepdims, transpose_a, transpose_b, value)");
+                        "recurrent_activation, reset_after, states_only, input_projection, keepdims, transpose_a, transpose_b, packed_b, value)");
       if (!is_punct("}")) expect_punct(",");
     }
     next();

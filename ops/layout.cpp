@@ -2,7 +2,7 @@
 // slice (one axis; concat's backward), unslice (slice's backward: the slice
 // put back among zeros), reverse (one axis: go_backwards), pack_panels (a
 // matrix as column panels: how codegen hands the recurrent kernels their
-// weights, see codegen/scan_passes.h).
+// weights, see codegen/graph_passes.h).
 //
 // reshape keeps the row-major order of elements, so the runtime executes it
 // as a view of its input's buffer (FusionKind::View): no kernel, no copy. Its

@@ -7,6 +7,11 @@
 // batch axes. It is the weight gradient of a Dense on sequences (xᵀ g summed
 // over the batch) as one contraction over batch and rows, where a batched
 // product then a reduce_sum wrote (and read back) a (batch, M, N) tensor.
+//
+// With packed_b the right operand is a (K, N) matrix as pack_panels made it,
+// (N / w, K, w): each register tile reads its columns of the kernel as
+// contiguous panels instead of rows N elements apart (codegen/graph_passes.h
+// packs constant Dense kernels so).
 #include "ops/matmul.h"
 
 #include <Halide.h>
@@ -23,7 +28,18 @@ namespace brine::ops {
 namespace {
 struct Dims { ir::Dim m, k, n; };
 
-Dims contraction(const ir::Node& n, const ir::Shape& a, const ir::Shape& b) {
+// The right operand's shape as a (K, N) matrix: panels (N / w, K, w) side by side.
+ir::Shape logical_b(const ir::Node& n, const ir::Shape& b) {
+  if (!n.attrs.packed_b) return b;
+  if (b.size() != 3 || !ir::all_static(b) || n.attrs.transpose_b || !n.attrs.axes.empty())
+    throw ShapeError(fmt::format("matmul with packed_b takes a kernel packed as (N / w, K, w) panels of static "
+                                 "shape, not transposed nor summed, got {}",
+                                 ir::shape_str(b)));
+  return {b[1], ir::Dim(b[0].size * b[2].size)};
+}
+
+Dims contraction(const ir::Node& n, const ir::Shape& a, const ir::Shape& packed) {
+  const ir::Shape b = logical_b(n, packed);
   const size_t ra = a.size(), rb = b.size();
   const ir::Dim am = n.attrs.transpose_a ? a[ra - 1] : a[ra - 2];
   const ir::Dim ak = n.attrs.transpose_a ? a[ra - 2] : a[ra - 1];
@@ -59,15 +75,27 @@ ir::TensorType MatMul::infer(const ir::Node& n, std::span<const ir::TensorType> 
   if (in[0].dtype != in[1].dtype) throw ShapeError("matmul operands have different dtypes");
   const Dims d = contraction(n, a, b);
   if (sums_batch(n, a, b)) return {in[0].dtype, {d.m, d.n}};
-  ir::Shape batch = broadcast_shapes(ir::Shape(a.begin(), a.end() - 2), ir::Shape(b.begin(), b.end() - 2));
+  const ir::Shape lb = logical_b(n, b);
+  ir::Shape batch = broadcast_shapes(ir::Shape(a.begin(), a.end() - 2), ir::Shape(lb.begin(), lb.end() - 2));
   batch.push_back(d.m);
   batch.push_back(d.n);
   return {in[0].dtype, batch};
 }
 
+// A packed kernel's panels (P, K, w) side by side again: (K, P·w).
+RefTensor unpack_panels(const RefTensor& p) {
+  const int64_t P = p.shape[0], K = p.shape[1], w = p.shape[2];
+  RefTensor m{{K, P * w}, std::vector<double>(p.data.size())};
+  for (int64_t q = 0; q < P; ++q)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < w; ++j) m.data[k * P * w + q * w + j] = p.data[(q * K + k) * w + j];
+  return m;
+}
+
 RefTensor MatMul::reference(const ir::Node& n, std::span<const RefTensor* const> in) {
   const RefTensor& a = *in[0];
-  const RefTensor& b = *in[1];
+  const RefTensor unpacked = n.attrs.packed_b ? unpack_panels(*in[1]) : RefTensor{};
+  const RefTensor& b = n.attrs.packed_b ? unpacked : *in[1];
   const size_t ra = a.shape.size(), rb = b.shape.size();
   const int64_t M = n.attrs.transpose_a ? a.shape[ra - 1] : a.shape[ra - 2];
   const int64_t K = n.attrs.transpose_a ? a.shape[ra - 2] : a.shape[ra - 1];
@@ -166,6 +194,25 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
     return idx;
   };
   const auto a_idx = n.attrs.transpose_a ? operand(as, k, m) : operand(as, m, k);
+  if (n.attrs.packed_b) {
+    // acc(j, p, m) = sum_k a(k, m) * panels(j, k, p), column p·w + j: the
+    // accumulator is indexed by panel, so a tile's loads never divide.
+    const int w = static_cast<int>(bs[2].size);
+    Var p("p"), j("j");
+    std::vector<Var> av(v.begin(), v.end() - 1);
+    av.push_back(p);
+    av.push_back(j);
+    Func acc(codegen::func_name(n, "_acc"));
+    codegen::at(acc, av) = cast(ctx.type, 0);
+    codegen::at(acc, av) += codegen::at(ctx.in(n, 0), a_idx) * codegen::at(ctx.in(n, 1), std::vector<Expr>{p, k, j});
+    std::vector<Expr> mv(v.begin(), v.end() - 1);
+    mv.push_back(nn / w);
+    mv.push_back(nn % w);
+    Func mm(codegen::func_name(n));
+    codegen::at(mm, v) = codegen::at(acc, mv);
+    ctx.stages[n.id] = {acc};
+    return mm;
+  }
   const auto b_idx = n.attrs.transpose_b ? operand(bs, nn, k) : operand(bs, k, nn);
 
   // THE ALGORITHM: acc(n, m) = sum_k a(k, m) * b(n, k)   (Halide dim order)
@@ -378,8 +425,31 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   }
   const int lanes = std::min(tn, v);
 
+  // Tiles are counted in columns, or with a packed kernel in panels: the
+  // output's columns split by the panel width first (exactly: the pass packs
+  // only kernels whose width it divides), so that a tile, even the last one
+  // shifted inwards, covers whole panels and reads each as one contiguous
+  // stream; the accumulator is indexed by (lane, panel, row).
+  const bool packed = s.anchor.attrs.packed_b;
+  const int w = packed ? static_cast<int>(s.lower.in_type(s.anchor, 1).shape[2].size) : 0;
+  const int plane = packed ? std::min(w, v) : lanes;
+  Var cols = n;
+  int tile_cols = tn;
+  int64_t col_units = N.size;
+  if (packed) {
+    Var np("np"), nj("nj");
+    s.out.split(n, np, nj, w, TailStrategy::GuardWithIf).vectorize(nj, plane).unroll(nj);
+    cols = np;
+    tile_cols = std::max(1, tn / w);
+    col_units = N.size / w;
+  }
+  const auto columns = [&](Stage st) {
+    if (packed) st.unroll(ni);
+    else st.vectorize(ni, lanes);
+  };
   const auto register_tiles = [&](Stage st, int rows_per_tile, bool parallel) {
-    st.tile(n, m, no, mo, ni, mi, tn, rows_per_tile, TailStrategy::ShiftInwards).vectorize(ni, lanes).unroll(mi);
+    st.tile(cols, m, no, mo, ni, mi, tile_cols, rows_per_tile, TailStrategy::ShiftInwards).unroll(mi);
+    columns(st);
     outer_loop(st, mo, parallel);
   };
   // The last block is shifted inwards, recomputing rows: a whole-K blocking
@@ -389,14 +459,12 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   if (whole_k) use_blocks = use_blocks && (M + mb - 1) / mb * mb * 8 <= M * 9;
   if (kb) {
     Stage blocked = s.out.specialize(use_blocks);
-    blocked.tile(n, m, no, mo, ni, mi, tn, mb, TailStrategy::ShiftInwards)
-        .split(mi, mio, mii, tm)
-        .vectorize(ni, lanes)
-        .unroll(mii);
+    blocked.tile(cols, m, no, mo, ni, mi, tile_cols, mb, TailStrategy::ShiftInwards).split(mi, mio, mii, tm).unroll(mii);
+    columns(blocked);
     // Tasks are (row block, half of the column tiles) pairs: with one task
     // per row block, 64 rows ran on one thread (64 x 784 x 512: 1.7x
     // faster in halves).
-    const int64_t col_tiles = (N.size + tn - 1) / tn;
+    const int64_t col_tiles = (col_units + tile_cols - 1) / tile_cols;
     if (col_tiles >= 2) {
       Var nb("nb"), task("task");
       blocked.split(no, nb, no, static_cast<int>((col_tiles + 1) / 2), TailStrategy::GuardWithIf)
@@ -410,21 +478,30 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   register_tiles(s.out.specialize(M >= tm && big), tm, true);
   register_tiles(s.out.specialize(M >= tm), tm, false);
   register_tiles(s.out, 1, false);
-  acc.compute_at(s.out, no).vectorize(n, lanes).unroll(n);
+  // The accumulator's columns: n, or (lane j, panel p).
+  const std::vector<Var> acc_args = acc.args();
+  const Var lane = acc_args[0];
+  std::vector<VarOrRVar> acc_cols{lane};
+  if (packed) acc_cols.push_back(acc_args[1]);
+  const auto vector_cols = [&](auto st) {
+    st.vectorize(lane, plane).unroll(lane);
+    if (packed) st.unroll(acc_args[1]);
+  };
+  vector_cols(acc.compute_at(s.out, no));
   if (kb) {
     // In the blocked branch the accumulator covers mb rows; in the others tm
     // or 1. Splitting its rows by tm keeps the register tile in each case.
     RVar ko("ko"), ki("ki");
     Var am("am"), ami("ami");
-    acc.update().specialize(use_blocks)
-        .split(k, ko, ki, kb)
-        .split(m, am, ami, tm)
-        .reorder(n, ami, ki, am, ko)
-        .vectorize(n, lanes)
-        .unroll(n)
-        .unroll(ami);
+    Stage st = acc.update().specialize(use_blocks);
+    std::vector<VarOrRVar> order = acc_cols;
+    order.insert(order.end(), {ami, ki, am, ko});
+    st.split(k, ko, ki, kb).split(m, am, ami, tm).reorder(order).unroll(ami);
+    vector_cols(st);
   }
-  acc.update().reorder(n, m, k).vectorize(n, lanes).unroll(n).unroll(m);
+  std::vector<VarOrRVar> order = acc_cols;
+  order.insert(order.end(), {m, k});
+  vector_cols(acc.update().reorder(order).unroll(m));
   if (unroll_k) acc.update().unroll(k);
   if (s.anchor.attrs.transpose_b && !(K.is_static() && K.size < v)) {
     // A transposed right operand (dX = g Wᵀ in a backward pass, q kᵀ in
@@ -453,7 +530,8 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> MatMul::samples(ir::Op) {
-  ir::Attrs ta, tb, sum_ta, sum2;
+  ir::Attrs ta, tb, sum_ta, sum2, packed;
+  packed.packed_b = true;
   ta.transpose_a = true;
   tb.transpose_b = true;
   sum_ta.transpose_a = true;
@@ -470,7 +548,9 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
           {"transpose_a, narrow (weight gradient of a Dense(2))", {{"N", 40}, {"N", 2}}, ta},
           {"transpose_b", {{"N", 4, 8}, {"N", 6, 8}}, tb},
           {"summed over the batch (a Dense-on-sequences weight gradient)", {{"N", 5, 7}, {"N", 5, 37}}, sum_ta},
-          {"summed over two batch axes", {{2, "N", 3, 4}, {2, "N", 4, 5}}, sum2}};
+          {"summed over two batch axes", {{2, "N", 3, 4}, {2, "N", 4, 5}}, sum2},
+          {"packed kernel (3 panels of 16 columns)", {{"N", 9}, {3, 9, 16}}, packed},
+          {"packed kernel on rank 3", {{"N", 5, 7}, {2, 7, 16}}, packed}};
 }
 
 // y = op(A) op(B), g = dL/dy, op = optional transpose of the last two axes:
@@ -481,6 +561,18 @@ std::vector<OpSample> MatMul::samples(ir::Op) {
 // then summed over the batch axes an operand was broadcast along (for Dense on
 // a (N, 32, 32, 3) input: dkernel sums over N and 32).
 std::vector<int> MatMul::vjp(ir::GraphBuilder& b, const ir::Node& n, int g) {
+  if (n.attrs.packed_b) {
+    // The product of the kernel unpacked, its gradient packed like it.
+    const ir::Shape ps = b.shape(n.inputs[1]);
+    ir::Node plain = n;
+    plain.attrs.packed_b = false;
+    plain.inputs[1] = b.reshape(b.transpose(n.inputs[1], {1, 0, 2}), {ps[1], ir::Dim(ps[0].size * ps[2].size)});
+    std::vector<int> d = vjp(b, plain, g);
+    ir::Attrs pa;
+    pa.axes = {ps[2].size};
+    d[1] = b.op(ir::Op::PackPanels, {d[1]}, pa);
+    return d;
+  }
   const int A = n.inputs[0], B = n.inputs[1];
   const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
   // A rank-2 operand of a product with batch axes (a Dense kernel on

@@ -24,7 +24,7 @@
 //
 //   lstm / simple_rnn / gru (x, w, b, r ...) {input_projection}: the same
 //   with z_t = x_t w + b computed inside each step (codegen's form, see
-//   codegen/scan_passes.h; no VJP).
+//   codegen/graph_passes.h; no VJP).
 //
 //   gru(zx, r [, rb] [, h0]) -> y (N, T, 5, U): h, z, r, the candidate hh and
 //   q (reset_after: h_{t-1} r_h + rb_h; else r ⊙ h_{t-1}), tf.keras's GRU;
@@ -548,7 +548,7 @@ RefTensor Recurrent::reference(const ir::Node& n, std::span<const RefTensor* con
 namespace {
 // A weight operand (r, rᵀ, or input_projection's w; by default the recurrent
 // kernel) indexed (column, row) in Halide's order, packed or not. Panels hold
-// whole vectors of units (scan_passes packs only then), so a vector of
+// whole vectors of units (graph_passes packs only then), so a vector of
 // columns is one contiguous load from one panel.
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n, int i) {
   const ir::TensorType& t = ctx.in_type(n, i);
@@ -1029,11 +1029,11 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"initial state, 17 units (vector tail)", {{"N", 3, 68}, {17, 68}, {"N", 17}, {"N", 17}}, keras},
               {"one step, relu / hard_sigmoid", {{"N", 1, 8}, {2, 8}}, other},
               {"dynamic sequence length", {{2, "N", 8}, {2, 8}}, keras},
-              // 16 units: codegen packs the recurrent kernel (codegen/scan_passes.h)
+              // 16 units: codegen packs the recurrent kernel (codegen/graph_passes.h)
               {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras},
               {"64 units in blocks (threads take blocks of units)", {{"N", 2, 256}, {64, 256}}, keras},
               {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false},
-              // input_projection (codegen/scan_passes.h): x (N, T, K), w, b, r
+              // input_projection (codegen/graph_passes.h): x (N, T, K), w, b, r
               {"input projection, initial state", {{"N", 3, 5}, {5, 12}, {12}, {3, 12}, {"N", 3}, {"N", 3}}, projected, false, 0, false},
               {"input projection, 16 units, packed, states only", {{"N", 3, 7}, {7, 64}, {64}, {16, 64}}, projected_states, false, 0, false}};
     case ir::Op::SimpleRnn:
@@ -1068,7 +1068,7 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"reset_after without a bias, initial state", {{"N", 3, 9}, {3, 9}, {"N", 3}}, after},
               {"reset before the product, 16 units, packed", {{"N", 3, 48}, {16, 48}}, keras},
               {"reset_after, states only (inference)", {{"N", 4, 9}, {3, 9}, {9}}, after_states, false, 0, false},
-              // input_projection (codegen/scan_passes.h): x (N, T, K), w, b, r [, rb] [, h0]
+              // input_projection (codegen/graph_passes.h): x (N, T, K), w, b, r [, rb] [, h0]
               {"reset_after, input projection, recurrent bias, initial state",
                {{"N", 3, 5}, {5, 9}, {9}, {3, 9}, {9}, {"N", 3}}, after_projected, false, 0, false},
               {"reset before the product, input projection, 16 units, packed, initial state",

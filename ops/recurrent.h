@@ -21,7 +21,7 @@ ScanAxis scan_axis(ir::Op op);
 
 // The operand a scan op reads its recurrent kernel from (r of the forward
 // cells, rᵀ of their backward ops), or -1 for other ops. It may be given as
-// pack_panels of the matrix (codegen/scan_passes.h).
+// pack_panels of the matrix (codegen/graph_passes.h).
 int recurrent_weight_operand(const ir::Node& n);
 // Every weight matrix operand that may be given as panels: the recurrent
 // kernel and, with input_projection, the input kernel w.

@@ -99,7 +99,7 @@ std::vector<Tensor> CompiledModel::forward(const std::vector<Tensor>& inputs) {
 }
 
 void CompiledModel::forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) {
-  executor_.run(inputs, outputs, params_);
+  executor_.run(inputs, outputs, params_, frozen_ ? params_version_ : 0);
 }
 
 Status CompiledModel::try_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) noexcept {
@@ -112,6 +112,7 @@ Status CompiledModel::try_forward(std::span<const Tensor> inputs, std::span<Tens
 }
 
 Tensor& CompiledModel::param(const std::string& name) {
+  ++params_version_;
   for (size_t i = 0; i < params_.size(); ++i)
     if (param_names_[i] == name) return params_[i];
   throw Error(fmt::format("model '{}' has no parameter '{}'", this->name(), name));

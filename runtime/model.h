@@ -28,11 +28,25 @@ class CompiledModel {
   Status try_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) noexcept;
 
   // Parameters, in the model's order, initialized with Keras's defaults
-  // (glorot_uniform kernels, zero biases) from a seeded generator.
-  std::vector<Tensor>& params() { return params_; }
+  // (glorot_uniform kernels, zero biases) from a seeded generator. The
+  // mutable accessors tell a frozen model (below) that the weights may
+  // change.
+  std::vector<Tensor>& params() { ++params_version_; return params_; }
+  const std::vector<Tensor>& params() const { return params_; }
   const std::vector<std::string>& param_names() const { return param_names_; }
   Tensor& param(const std::string& name);
   void set_param(const std::string& name, const Tensor& value);  // checks shape and dtype
+
+  // Inference with fixed weights: what the kernels compute from the
+  // parameters alone (Dense kernels packed into panels) is computed on the
+  // first call and reused, as a library reorders its weights once (see
+  // rt::Executor::run). params(), param() and set_param() make the next call
+  // compute it again; a write through a reference kept from before a call
+  // is not seen until then, so write through them, or unfreeze.
+  void freeze_params() { frozen_ = true; ++params_version_; }
+  void unfreeze_params() { frozen_ = false; }
+  bool params_frozen() const { return frozen_; }
+  size_t constant_bytes() const { return executor_.constant_bytes(); }
 
   size_t arena_bytes() const { return executor_.arena_bytes(); }
   size_t param_bytes() const;
@@ -43,6 +57,8 @@ class CompiledModel {
   rt::Executor executor_;
   std::vector<Tensor> params_;
   std::vector<std::string> param_names_;
+  bool frozen_ = false;
+  uint64_t params_version_ = 1;
 };
 
 // Keras-default initialization, deterministic for a given seed and parameter

@@ -133,10 +133,37 @@ Executor::Executor(std::shared_ptr<const ProgramSpec> spec, std::vector<KernelBi
     : spec_(std::move(spec)), kernels_(std::move(kernels)) {
   BRINE_CHECK_INTERNAL(kernels_.size() == spec_->kernel_names.size(),
                        "kernel bindings do not match the program");
-  const char* p = std::getenv("BRINE_PROFILE");
-  profiling_ = p && std::string(p) == "1";
+  const char* profile = std::getenv("BRINE_PROFILE");
+  profiling_ = profile && std::string(profile) == "1";
   kernel_seconds_.assign(kernels_.size(), 0.0);
   kernel_calls_.assign(kernels_.size(), 0);
+
+  // Buffers computed from parameters only: the output of a plain kernel step
+  // (not a scan) whose every input is one, of a static shape, written by no
+  // other step.
+  const ProgramSpec& p = *spec_;
+  const size_t nb = p.buffers.size();
+  std::vector<int> writers(nb, 0);
+  for (const StepSpec& s : p.steps) ++writers[s.args.back()];
+  constant_.assign(nb, false);
+  for (int32_t id : p.params) constant_[id] = true;
+  constant_offset_.assign(nb, 0);
+  for (const StepSpec& s : p.steps) {
+    const int32_t out = s.args.back();
+    const BufferSpec& b = p.buffers[out];
+    if (s.kernel < 0 || s.scan_dim >= 0 || b.kind != BufferKind::Temp || writers[out] != 1) continue;
+    if (!std::all_of(s.args.begin(), s.args.end() - 1, [&](int32_t a) { return constant_[a]; }) ||
+        !std::all_of(b.shape.begin(), b.shape.end(), [](const DimSpec& d) { return d.sym < 0; }))
+      continue;
+    constant_[out] = true;
+    constant_offset_[out] = constant_bytes_;
+    constant_bytes_ += (shape_elements(concrete_shape(b.shape, {})) * dtype_size(b.dtype) + 63) / 64 * 64;
+  }
+  if (constant_bytes_) {
+    void* mem = std::aligned_alloc(64, constant_bytes_);
+    if (!mem) throw Error(fmt::format("model '{}': cannot allocate {} bytes for packed parameters", p.model_name, constant_bytes_));
+    constants_ = std::shared_ptr<void>(mem, std::free);
+  }
 }
 
 Executor::~Executor() {
@@ -244,7 +271,7 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
   std::vector<int32_t> temps;
   std::vector<size_t> size(nb, 0);
   for (size_t b = 0; b < nb; ++b)
-    if (p.buffers[b].kind == BufferKind::Temp) {
+    if (p.buffers[b].kind == BufferKind::Temp && !constant_[b]) {
       temps.push_back(static_cast<int32_t>(b));
       size[b] = (shape_elements(plan->shapes[b]) * dtype_size(p.buffers[b].dtype) + 63) / 64 * 64;
     }
@@ -273,7 +300,9 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
   for (size_t b = 0; b < nb; ++b) {
     plan->dims[b].resize(std::max<size_t>(plan->shapes[b].size(), 1));
     uint8_t* host = nullptr;
-    if (p.buffers[b].kind == BufferKind::Temp) host = static_cast<uint8_t*>(plan->arena.get()) + plan->offsets[b];
+    if (p.buffers[b].kind == BufferKind::Temp)
+      host = constant_[b] ? static_cast<uint8_t*>(constants_.get()) + constant_offset_[b]
+                          : static_cast<uint8_t*>(plan->arena.get()) + plan->offsets[b];
     make_halide_buffer(plan->bufs[b], plan->dims[b].data(), host, plan->shapes[b], p.buffers[b].dtype);
   }
   // Views take their base's strides (a base always has a lower id).
@@ -311,7 +340,7 @@ Executor::Plan& Executor::plan_for(const std::vector<int64_t>& binding) {
 }
 
 void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
-                   std::span<const Tensor> params) {
+                   std::span<const Tensor> params, uint64_t params_version) {
   const ProgramSpec& p = *spec_;
   const std::vector<int64_t> binding = bind(inputs);
   if (outputs.size() != p.outputs.size())
@@ -357,8 +386,14 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
   for (size_t b = 0; b < p.buffers.size(); ++b)
     if (p.buffers[b].kind == BufferKind::View) plan.bufs[b].host = plan.bufs[p.buffers[b].index].host + plan.view_offset[b];
 
+  std::vector<const void*> param_data;
+  for (const Tensor& t : params) param_data.push_back(t.raw());
+  const bool constants_valid = params_version != 0 && params_version == constants_version_ && param_data == constants_params_;
+  constants_version_ = 0;  // until the steps below have all run
+
   void* args[16];
   for (const StepSpec& s : p.steps) {
+    if (constants_valid && constant_[s.args.back()] && p.buffers[s.args.back()].kind == BufferKind::Temp) continue;
     if (s.kernel < 0) {
       copy_elements(plan.bufs[s.args[0]], plan.bufs[s.args[1]]);
       continue;
@@ -397,6 +432,8 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
       throw Error(fmt::format("model '{}': kernel '{}' failed with Halide error {}", p.model_name,
                               p.kernel_names[s.kernel], rc));
   }
+  constants_version_ = params_version;
+  constants_params_ = std::move(param_data);
 }
 
 }  // namespace brine::rt

@@ -86,14 +86,21 @@ class Executor {
   // Runs the program. Outputs that are empty tensors are allocated; outputs
   // that hold storage must have the expected shape and dtype. Throws
   // brine::Error naming the input or output at fault.
+  //
+  // Steps that read parameters only (the packing of a Dense kernel into
+  // panels, codegen/graph_passes.h) write buffers of their own, kept across
+  // calls: with a nonzero `params_version` equal to the previous call's and
+  // the same parameter buffers, they are not run again. 0 runs them always.
   void run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
-           std::span<const Tensor> params);
+           std::span<const Tensor> params, uint64_t params_version = 0);
 
   // The concrete shape of an output for the given input shapes.
   std::vector<std::vector<int64_t>> output_shapes(std::span<const Tensor> inputs);
 
   // Bytes of the intermediate arena planned for the most recent binding.
   size_t arena_bytes() const;
+  // Bytes of the buffers computed from parameters only (see run).
+  size_t constant_bytes() const { return constant_bytes_; }
   size_t plans_built() const { return plans_built_; }
 
   // With BRINE_PROFILE=1 in the environment, every kernel call is timed and
@@ -108,6 +115,12 @@ class Executor {
 
   std::shared_ptr<const ProgramSpec> spec_;
   std::vector<KernelBinding> kernels_;
+  std::vector<bool> constant_;          // per buffer: a parameter, or computed from parameters only
+  std::vector<size_t> constant_offset_;  // per constant Temp buffer: its offset in constants_
+  std::shared_ptr<void> constants_;
+  size_t constant_bytes_ = 0;
+  uint64_t constants_version_ = 0;       // the params_version they were computed for; 0: none
+  std::vector<const void*> constants_params_;  // and the parameter buffers
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;
   Plan* last_plan_ = nullptr;
   size_t plans_built_ = 0;

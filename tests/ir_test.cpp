@@ -4,6 +4,7 @@
 
 #include "brine.h"
 #include "codegen/fusion.h"
+#include "codegen/graph_passes.h"
 #include "ir/text.h"
 #include "ir/verify.h"
 #include "test_util.h"
@@ -35,20 +36,28 @@ Model custom_layer() {
   return Model({q, v}, {c, w}, "custom");
 }
 
+// A Dense whose kernel codegen packs (the compiled form: pack_panels, packed_b).
+ir::Graph packed_dense() {
+  reset_layer_names();
+  auto x = Input({256});
+  return codegen::prepare_graph(Model({x}, {Dense(256)(x)}, "packed").graph());
+}
+
 TEST(IrText, RoundTripIsExact) {
-  for (const Model& m : {seed_dense(), custom_layer()}) {
-    const std::string text = ir::print(m.graph());
+  for (const ir::Graph& g : {seed_dense().graph(), custom_layer().graph(), packed_dense()}) {
+    const std::string text = ir::print(g);
     const ir::Graph back = ir::parse(text, "roundtrip.ir");
     EXPECT_EQ(ir::print(back), text);
-    ASSERT_EQ(back.nodes.size(), m.graph().nodes.size());
+    ASSERT_EQ(back.nodes.size(), g.nodes.size());
     for (size_t i = 0; i < back.nodes.size(); ++i) {
-      EXPECT_EQ(back.nodes[i].loc, m.graph().nodes[i].loc);
-      EXPECT_EQ(back.nodes[i].layer, m.graph().nodes[i].layer);
-      EXPECT_EQ(back.nodes[i].op, m.graph().nodes[i].op);
-      EXPECT_EQ(back.nodes[i].attrs, m.graph().nodes[i].attrs);
-      EXPECT_EQ(back.nodes[i].type, m.graph().nodes[i].type);
+      EXPECT_EQ(back.nodes[i].loc, g.nodes[i].loc);
+      EXPECT_EQ(back.nodes[i].layer, g.nodes[i].layer);
+      EXPECT_EQ(back.nodes[i].op, g.nodes[i].op);
+      EXPECT_EQ(back.nodes[i].attrs, g.nodes[i].attrs);
+      EXPECT_EQ(back.nodes[i].type, g.nodes[i].type);
     }
   }
+  EXPECT_NE(ir::print(packed_dense()).find("packed_b=true"), std::string::npos);
 }
 
 TEST(IrText, PrintsReadableText) {

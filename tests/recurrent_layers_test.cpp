@@ -370,7 +370,7 @@ TEST_F(RecurrentLayers, GradientsThroughTimeAgreeWithFiniteDifferences) {
 // kernels packed (the backward's transposed one packed from the kernel
 // itself), LSTM projects its input inside its steps, and an inference
 // graph's scans write their states only
-// (codegen/scan_passes.h). The compiled gradient and forward graphs, in
+// (codegen/graph_passes.h). The compiled gradient and forward graphs, in
 // double, against the reference evaluation of the graphs as written.
 TEST_F(RecurrentLayers, PackedRecurrentKernelsGiveTheReferenceGradients) {
   auto x = Input({"T", 5}, "x", DType::F64);

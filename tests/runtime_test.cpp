@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <utility>
 
 #include "brine.h"
 #include "ir/text.h"
@@ -186,6 +187,60 @@ TEST(Params, SetParamChecksShapeAndName) {
   for (float& v : ones.values<float>()) v = 1;
   exe.set_param("dense_2/bias", ones);
   EXPECT_EQ(exe.param("dense_2/bias").values<float>()[9], 1.0f);
+}
+
+// A Dense whose 256 x 256 kernel is packed into panels (codegen's
+// pack_dense_kernels) and a small one that is not.
+Model packed_dense() {
+  reset_layer_names();
+  auto x = Input({256});
+  auto h = Dense(256, "relu")(x);  // "dense", packed
+  return Model({x}, {Dense(10)(h)}, "packed");
+}
+
+TEST(PackedKernels, LargeDenseKernelsReadPanels) {
+  Executable exe = compile(packed_dense());
+  int packs = 0, packed_products = 0;
+  for (const ir::Node& n : exe.graph().nodes) {
+    packs += n.op == ir::Op::PackPanels;
+    packed_products += n.op == ir::Op::MatMul && n.attrs.packed_b;
+  }
+  EXPECT_EQ(packs, 1);
+  EXPECT_EQ(packed_products, 1);
+  EXPECT_EQ(exe.constant_bytes(), 256u * 256u * 4u);
+  for (int64_t batch : {1, 7, 70}) {
+    const Tensor x = test::random_tensor({batch, 256}, DType::F32, batch);
+    const auto want = ir::evaluate(packed_dense().graph(), refs({x}), refs(exe.params()));
+    EXPECT_TRUE(test::close(exe.forward({x})[0], want[0], 1e-5, 1e-5)) << "batch " << batch;
+  }
+}
+
+// Frozen, the packing runs on the first call and again only after a mutable
+// access to the parameters; a write through a handle kept from before a
+// call is not seen until then (the documented contract), unfrozen at once.
+TEST(PackedKernels, FrozenModelsPackOnceAndSeeWritesThroughTheAccessors) {
+  Executable exe = compile(packed_dense());
+  const Tensor x = test::random_tensor({5, 256}, DType::F32, 11);
+  const auto expect_weights = [&](const char* what) {
+    const auto want = ir::evaluate(packed_dense().graph(), refs({x}), refs(std::as_const(exe).params()));
+    EXPECT_TRUE(test::close(exe.forward({x})[0], want[0], 1e-5, 1e-5)) << what;
+  };
+  Tensor kernel = exe.param("dense/kernel");  // shares the parameter's storage
+  exe.freeze_params();
+  EXPECT_TRUE(exe.params_frozen());
+  expect_weights("frozen, first call");
+  const Tensor before = exe.forward({x})[0];
+  for (float& v : kernel.values<float>()) v *= -1.0f;  // behind the model's back
+  EXPECT_TRUE(test::close(exe.forward({x})[0], test::to_ref(before), 0, 0)) << "the packed kernel was recomputed";
+  exe.param("dense/kernel");
+  expect_weights("after param()");
+  Tensor doubled(kernel.shape());
+  for (int64_t i = 0; i < kernel.size(); ++i) doubled.values<float>()[i] = 2 * kernel.values<float>()[i];
+  exe.set_param("dense/kernel", doubled);
+  expect_weights("after set_param()");
+  exe.unfreeze_params();
+  for (float& v : kernel.values<float>()) v *= 0.5f;
+  expect_weights("unfrozen");
 }
 
 class Npy : public ::testing::Test {

@@ -9,7 +9,7 @@
 
 #include "codegen/compile.h"
 #include "codegen/fusion.h"
-#include "codegen/scan_passes.h"
+#include "codegen/graph_passes.h"
 #include "ir/autodiff.h"
 #include "ir/text.h"
 #include "runtime/files.h"
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     const std::string lib_name = name.empty() ? g.name : name;
     // The fused forms show the graph as codegen compiles it (its passes applied).
     const auto print_with_kernels = [&](const brine::ir::Graph& source) {
-      const brine::ir::Graph k = brine::codegen::prepare_scans(source, o.projection_in_scan);
+      const brine::ir::Graph k = brine::codegen::prepare_graph(source, o.projection_in_scan);
       std::cout << brine::ir::print(k) << brine::codegen::print_fused(k, brine::codegen::fuse(k));
     };
     if (emit == "ir") std::cout << brine::ir::print(g);
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     else if (emit == "backward") print_with_kernels(brine::ir::differentiate_sum_of_outputs(g));
     else if (emit == "dot") std::cout << brine::ir::to_dot(g);
     else if (emit == "fused-dot") {
-      const brine::ir::Graph k = brine::codegen::prepare_scans(g, o.projection_in_scan);
+      const brine::ir::Graph k = brine::codegen::prepare_graph(g, o.projection_in_scan);
       const auto p = brine::codegen::fuse(k);
       std::cout << brine::ir::to_dot(k, &p.kernel_of);
     } else if (emit == "lib") {

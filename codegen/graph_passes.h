@@ -1,7 +1,8 @@
-// Codegen passes over the scan ops (the recurrent cells), applied to a graph
-// before fusion by the JIT, the AOT emitter, the listings and brinec's fused
-// views. Each rewrites the graph into an equivalent one; inputs, parameters
-// and outputs keep their order and names, and the result is verified.
+// Codegen passes over a graph, applied before fusion by the JIT, the AOT
+// emitter, the listings and brinec's fused views: the scan ops (the
+// recurrent cells) and the layout of constant weights. Each rewrites the
+// graph into an equivalent one; inputs, parameters and outputs keep their
+// order and names, and the result is verified.
 #pragma once
 
 #include "ir/graph.h"
@@ -41,9 +42,21 @@ ir::Graph drop_unread_workspaces(const ir::Graph& g);
 // the backward reads x and dz, never z.
 ir::Graph fuse_input_projections(const ir::Graph& g);
 
-// All three (fuse_input_projections only with `projection_in_scan`, see
+// Each matmul whose right operand is a parameter matrix of at least
+// kPackedKernelElements elements and a multiple of kPanelWidth columns reads
+// it as panels (pack_panels, matmul's packed_b): a register tile's columns
+// of the kernel are then one contiguous stream instead of rows N elements
+// apart, which on an Intel L1 fall into a few cache sets (lstm256's head,
+// 3200 x 256 x 256: see docs/scheduling.md). A parameter feeding several
+// products is packed once; the packing depends on parameters only, so a
+// model whose parameters do not change between calls packs once
+// (rt::Executor's cached steps).
+constexpr int64_t kPackedKernelElements = 1 << 16;
+ir::Graph pack_dense_kernels(const ir::Graph& g);
+
+// All of them (fuse_input_projections only with `projection_in_scan`, see
 // CompileOptions): fuse_input_projections, drop_unread_workspaces,
-// pack_scan_weights.
-ir::Graph prepare_scans(const ir::Graph& g, bool projection_in_scan = true);
+// pack_scan_weights, pack_dense_kernels.
+ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan = true);
 
 }  // namespace brine::codegen

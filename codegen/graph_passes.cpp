@@ -1,4 +1,4 @@
-#include "codegen/scan_passes.h"
+#include "codegen/graph_passes.h"
 
 #include <algorithm>
 #include <map>
@@ -149,8 +149,41 @@ ir::Graph fuse_input_projections(const ir::Graph& g) {
   return out;
 }
 
-ir::Graph prepare_scans(const ir::Graph& g, bool projection_in_scan) {
-  return pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g));
+ir::Graph pack_dense_kernels(const ir::Graph& g) {
+  const auto packable = [&](const ir::Node& n) {
+    if (n.op != ir::Op::MatMul || n.attrs.transpose_b || n.attrs.packed_b || !n.attrs.axes.empty()) return false;
+    const ir::Node& w = g.node(n.inputs[1]);
+    if (w.op != ir::Op::Param || w.type.rank() != 2 || !ir::all_static(w.type.shape)) return false;
+    return w.type.shape[1].size % kPanelWidth == 0 && w.type.shape[0].size * w.type.shape[1].size >= kPackedKernelElements;
+  };
+  if (std::none_of(g.nodes.begin(), g.nodes.end(), packable)) return g;
+  ir::Graph out;
+  out.name = g.name;
+  std::vector<int> id(g.nodes.size(), -1);
+  std::map<int, int> panels;  // kernel (in out) -> its panels
+  for (const ir::Node& n : g.nodes) {
+    ir::Node copy = n;
+    for (int& in : copy.inputs) in = id[in];
+    if (packable(n)) {
+      auto [it, fresh] = panels.try_emplace(copy.inputs[1], -1);
+      if (fresh) {
+        ir::Attrs a;
+        a.axes = {kPanelWidth};
+        it->second = ir::GraphBuilder(out, n.layer).op(ir::Op::PackPanels, {copy.inputs[1]}, a);
+      }
+      copy.inputs[1] = it->second;
+      copy.attrs.packed_b = true;
+    }
+    id[n.id] = out.add(std::move(copy));
+  }
+  for (const ir::Output& o : g.outputs) out.outputs.push_back({o.name, id[o.node]});
+  ir::verify(out);
+  return out;
+}
+
+ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan) {
+  return pack_dense_kernels(
+      pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g)));
 }
 
 }  // namespace brine::codegen
