@@ -133,10 +133,9 @@ inline brine::Tensor random_input(std::vector<int64_t> shape) {
 }
 
 
-// A generated library's Model class (AOT), forward. Inference with fixed
-// weights, like the libraries' inference primitives whose weights are
-// reordered once at setup: the model's parameters are frozen, so that what
-// is computed from them alone (packed kernels) is computed on the first call.
+// A generated library's Model class (AOT), forward: inference with fixed
+// weights, compiled with FROZEN_PARAMS (benchmarks/CMakeLists.txt), as the
+// libraries' inference primitives reorder their weights once at setup.
 template <typename Model>
 Prepared brine_aot(const std::string& w, const std::string& engine, double gflop, const brine::Tensor& x) {
   return prepare(w, engine, gflop, [&](Prepared& p) {
@@ -145,7 +144,6 @@ Prepared brine_aot(const std::string& w, const std::string& engine, double gflop
       brine::Tensor x, y;
     };
     auto st = std::make_shared<State>();
-    st->model.freeze_params();
     st->x = x;
     p.run = [st] {
       if (brine::Status s = st->model.forward(st->x, st->y); !s) throw brine::Error(s.message);
@@ -158,11 +156,11 @@ Prepared brine_aot(const std::string& w, const std::string& engine, double gflop
   });
 }
 
-// The JIT: the model's forward (parameters frozen, as brine_aot), or with
-// `backward` its backward graph for loss = sum(outputs), whose output
-// compared is every kernel gradient in a row (outputs named ".../kernel", in
-// the model's parameter order); the backward stands for a training step, so
-// its parameters are not frozen and the kernels are packed on every call.
+// The JIT: the model's forward (compiled with frozen parameters, as
+// brine_aot), or with `backward` its backward graph for loss = sum(outputs),
+// whose output compared is every kernel gradient in a row (outputs named
+// ".../kernel", in the model's parameter order); the backward stands for a
+// training step, whose weights change every call: not frozen.
 inline Prepared brine_jit(const std::string& w, const std::string& engine, double gflop, const brine::Model& m,
                           const brine::Tensor& x, bool backward, const brine::CompileOptions& o = {}) {
   return prepare(w, engine, gflop, [&](Prepared& p) {
@@ -172,10 +170,11 @@ inline Prepared brine_jit(const std::string& w, const std::string& engine, doubl
       std::vector<size_t> kernels;
     };
     const brine::ir::Graph g = backward ? brine::ir::differentiate_sum_of_outputs(m.graph()) : m.graph();
-    auto st = std::make_shared<State>(State{brine::compile(g, o), {x}, std::vector<brine::Tensor>(g.outputs.size()), {}});
+    brine::CompileOptions frozen = o;
+    frozen.frozen_params = !backward;
+    auto st = std::make_shared<State>(State{brine::compile(g, frozen), {x}, std::vector<brine::Tensor>(g.outputs.size()), {}});
     for (size_t i = 0; i < g.outputs.size(); ++i)
       if (g.outputs[i].name.ends_with("/kernel")) st->kernels.push_back(i);
-    if (!backward) st->exe.freeze_params();
     p.run = [st] { st->exe.forward(st->in, st->out); };
     p.output = [st, backward] {
       if (!backward) return floats(st->out[0]);

@@ -1,6 +1,11 @@
 # brine_add_model(NAME MODEL model.cpp [FUNCTION fn] [SCHEDULE tuned] [DTYPE f32] [TARGET host]
+#                 [FROZEN_PARAMS]
 #                 [TRAINING LOSS loss [FROM_LOGITS] [OPTIMIZER sgd|adam] [LEARNING_RATE lr]
 #                  [MOMENTUM m] [NESTEROV]])
+#
+# FROZEN_PARAMS compiles NAME::Model for inference with fixed weights: its
+# Dense kernels are packed into panels once, on the first call
+# (CompileOptions::frozen_params).
 #
 # With TRAINING, the library also holds NAME::TrainStep (forward, loss,
 # backward and the optimizer update of every weight, as compiled kernels)
@@ -14,7 +19,7 @@
 # NAME_kernels.o and NAME_runtime.o. Linking NAME needs brine_runtime only:
 # neither libHalide nor LLVM.
 function(brine_add_model NAME)
-  cmake_parse_arguments(ARG "TRAINING;FROM_LOGITS;NESTEROV"
+  cmake_parse_arguments(ARG "TRAINING;FROM_LOGITS;NESTEROV;FROZEN_PARAMS"
                         "MODEL;FUNCTION;SCHEDULE;DTYPE;TARGET;LOSS;OPTIMIZER;LEARNING_RATE;MOMENTUM" "" ${ARGN})
   if (NOT ARG_MODEL)
     message(FATAL_ERROR "brine_add_model(${NAME}): MODEL is required")
@@ -58,6 +63,9 @@ function(brine_add_model NAME)
     if (ARG_NESTEROV)
       list(APPEND training_args --nesterov)
     endif ()
+  endif ()
+  if (ARG_FROZEN_PARAMS)
+    list(APPEND training_args --frozen-params)
   endif ()
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${NAME}.brine")
   set(outputs "${out}/${NAME}.h" "${out}/${NAME}.cpp" "${out}/${NAME}_kernels.o" "${out}/${NAME}_runtime.o")

@@ -31,7 +31,7 @@ struct Built {
 
 Built build_all(const ir::Graph& source, const std::string& name, const CompileOptions& o, const Halide::Target& t) {
   ir::verify(source);
-  Built b{codegen::prepare_graph(source, o.projection_in_scan), {}, {}, {}};
+  Built b{codegen::prepare_graph(source, o.projection_in_scan, o.frozen_params), {}, {}, {}};
   const ir::Graph& g = b.graph;
   b.part = codegen::fuse(g);
   const codegen::Policy policy = codegen::policy_from_name(o.schedule);
@@ -98,7 +98,7 @@ struct ClassCode {
 };
 
 ClassCode class_code(const LibraryClass& c, const std::string& lib, const rt::ProgramSpec& spec,
-                     const std::vector<std::string>& kernel_names) {
+                     const std::vector<std::string>& kernel_names, bool frozen) {
   ClassCode code;
   std::vector<std::string> in_params, out_params, in_doc, out_doc, in_names, out_names;
   for (int32_t id : spec.inputs) {
@@ -137,7 +137,7 @@ ClassCode class_code(const LibraryClass& c, const std::string& lib, const rt::Pr
 // Dimensions named by letters are dynamic; the rest are fixed.
 class {0} : public brine::CompiledModel {{
  public:
-  // Parameters start with Keras's default initializers from `seed`.
+  // Parameters start with Keras's default initializers from `seed`.{5}
   explicit {0}(uint64_t seed = 0);
   // Runs the graph. Empty outputs are allocated; outputs with storage must
   // have the right shape. A wrong input gives an error status naming it.
@@ -146,10 +146,11 @@ class {0} : public brine::CompiledModel {{
 }};
 )",
                             c.class_name, fmt::join(in_doc, "\n"), fmt::join(out_doc, "\n"), fmt::join(in_params, ", "),
-                            fmt::join(out_params, ", "));
+                            fmt::join(out_params, ", "),
+                            frozen ? "\n  // Compiled with frozen parameters: the model starts frozen (freeze_params)." : "");
     std::string assign;
     for (size_t i = 0; i < out_names.size(); ++i) assign += fmt::format("  {} = outputs[{}];\n", out_names[i], i);
-    code.defs += fmt::format(R"({0}::{0}(uint64_t seed) : brine::CompiledModel({1}(), {{{2}}}, seed) {{}}
+    code.defs += fmt::format(R"({0}::{0}(uint64_t seed) : brine::CompiledModel({1}(), {{{2}}}, seed) {{{8}}}
 
 brine::Status {0}::forward({3}, {4}) {{
   const brine::Tensor inputs[] = {{{5}}};
@@ -159,7 +160,8 @@ brine::Status {0}::forward({3}, {4}) {{
 }}
 )",
                              c.class_name, fn, fmt::join(bindings, ", "), fmt::join(in_params, ", "),
-                             fmt::join(out_params, ", "), fmt::join(in_names, ", "), fmt::join(out_names, ", "), assign);
+                             fmt::join(out_params, ", "), fmt::join(in_names, ", "), fmt::join(out_names, ", "), assign,
+                             frozen ? " freeze_params(); " : "");
   } else {
     std::vector<std::string> updated;
     for (const std::string& u : c.updated) updated.push_back(cxx_string(u));
@@ -220,13 +222,15 @@ void emit_library(const std::vector<LibraryClass>& classes, const std::string& n
     // The first class keeps the plain kernel names (NAME_k0_matmul); the
     // others are prefixed with their class.
     const std::string prefix = &c == &classes.front() ? name : name + "_" + c.class_name;
-    Built b = build_all(c.graph, prefix, o, t);
+    CompileOptions co = o;  // frozen parameters: the inference class only
+    co.frozen_params = o.frozen_params && &c == &classes.front() && c.updated.empty();
+    Built b = build_all(c.graph, prefix, co, t);
     ir::Graph named = b.graph;
     named.name = name;
     const rt::ProgramSpec spec = codegen::build_program(named, b.part, o.dtype, b.names);
     for (size_t k = 0; k < b.kernels.size(); ++k)
       modules.push_back(b.kernels[k].pipeline.compile_to_module(b.kernels[k].arguments(), b.names[k], kt));
-    const ClassCode code = class_code(c, name, spec, b.names);
+    const ClassCode code = class_code(c, name, spec, b.names, co.frozen_params);
     decls += "\n" + code.decl;
     defs += "\n" + code.defs;
     externs += code.externs;

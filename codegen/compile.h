@@ -24,6 +24,13 @@ struct CompileOptions {
   // faster, z never stored); false keeps it one matmul kernel over all
   // steps, as the IR has it.
   bool projection_in_scan = true;
+  // Inference with fixed weights: Dense kernels are packed into panels
+  // (codegen/graph_passes.h) and the compiled model starts frozen
+  // (CompiledModel::freeze_params), so the packing runs on its first call
+  // only. Without it nothing is packed that would have to be packed on
+  // every call. An AOT library freezes its Model class, not TrainStep or
+  // Gradients.
+  bool frozen_params = false;
 };
 
 // A JIT-compiled model: a CompiledModel that also keeps its graph.

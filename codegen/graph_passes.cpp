@@ -181,9 +181,9 @@ ir::Graph pack_dense_kernels(const ir::Graph& g) {
   return out;
 }
 
-ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan) {
-  return pack_dense_kernels(
-      pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g)));
+ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan, bool frozen_params) {
+  ir::Graph out = pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g));
+  return frozen_params ? pack_dense_kernels(out) : out;
 }
 
 }  // namespace brine::codegen

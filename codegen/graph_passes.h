@@ -46,17 +46,20 @@ ir::Graph fuse_input_projections(const ir::Graph& g);
 // kPackedKernelElements elements and a multiple of kPanelWidth columns reads
 // it as panels (pack_panels, matmul's packed_b): a register tile's columns
 // of the kernel are then one contiguous stream instead of rows N elements
-// apart, which on an Intel L1 fall into a few cache sets (lstm256's head,
-// 3200 x 256 x 256: see docs/scheduling.md). A parameter feeding several
-// products is packed once; the packing depends on parameters only, so a
-// model whose parameters do not change between calls packs once
-// (rt::Executor's cached steps).
+// apart, which on an Intel L1 fall into a few cache sets (mlp_b256's
+// forward: see docs/scheduling.md). A parameter feeding several products is
+// packed once. Only for models compiled with frozen parameters
+// (CompileOptions::frozen_params): the packing reads parameters only, so
+// they pack once (rt::Executor's cached steps); packed on every call, it
+// cost more than it saved in a training step (mlp_b256's forward+backward,
+// 4%) and far more in a small batch's inference.
 constexpr int64_t kPackedKernelElements = 1 << 16;
 ir::Graph pack_dense_kernels(const ir::Graph& g);
 
-// All of them (fuse_input_projections only with `projection_in_scan`, see
-// CompileOptions): fuse_input_projections, drop_unread_workspaces,
-// pack_scan_weights, pack_dense_kernels.
-ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan = true);
+// All of them (see CompileOptions: fuse_input_projections only with
+// `projection_in_scan`, pack_dense_kernels only with `frozen_params`):
+// fuse_input_projections, drop_unread_workspaces, pack_scan_weights,
+// pack_dense_kernels.
+ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan = true, bool frozen_params = false);
 
 }  // namespace brine::codegen

@@ -66,7 +66,7 @@ JitStats jit_stats() {
 
 Executable compile(const ir::Graph& source, const CompileOptions& options) {
   ir::verify(source);
-  const ir::Graph g = codegen::prepare_graph(source, options.projection_in_scan);
+  const ir::Graph g = codegen::prepare_graph(source, options.projection_in_scan, options.frozen_params);
   const codegen::Policy policy = codegen::policy_from_name(options.schedule);
   const Halide::Target target = options.target == "host" ? Halide::get_jit_target_from_environment()
                                                          : Halide::Target(options.target);
@@ -105,7 +105,9 @@ Executable compile(const ir::Graph& source, const CompileOptions& options) {
     names.push_back(name);
   }
   auto spec = std::make_shared<rt::ProgramSpec>(codegen::build_program(g, part, options.dtype, names));
-  return Executable(g, std::move(part), std::move(spec), std::move(bindings), options.seed, keep);
+  Executable exe(g, std::move(part), std::move(spec), std::move(bindings), options.seed, keep);
+  if (options.frozen_params) exe.freeze_params();
+  return exe;
 }
 
 }  // namespace brine

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "packed_frozen.h"
 #include "two_inputs_f32.h"
 #include "two_inputs_naive_f64.h"
 
@@ -53,6 +54,30 @@ void check_numbers(double tol) {
 
 TEST(Aot, TunedF32MatchesHandComputation) { check_numbers<two_inputs_f32::Model, float>(1e-5); }
 TEST(Aot, NaiveF64MatchesHandComputation) { check_numbers<two_inputs_naive_f64::Model, double>(1e-12); }
+
+// Compiled with FROZEN_PARAMS: the class starts frozen, its packed kernel is
+// computed on the first call and again after set_param.
+TEST(Aot, FrozenModelPacksItsKernelAndFollowsSetParam) {
+  packed_frozen::Model model(5);
+  EXPECT_TRUE(model.params_frozen());
+  EXPECT_EQ(model.constant_bytes(), 256u * 256u * 4u);
+  const brine::Tensor x = filled<float>({3, 256}, 1.0);
+  const auto check = [&](const char* what) {
+    brine::Tensor y;
+    ASSERT_TRUE(model.forward(x, y).ok()) << what;
+    const brine::Tensor &W = model.param("dense/kernel"), &b = model.param("dense/bias");
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t j = 0; j < 256; ++j) {
+        double want = b.data<float>()[j];
+        for (int64_t k = 0; k < 256; ++k) want += double{x.data<float>()[n * 256 + k]} * W.data<float>()[k * 256 + j];
+        EXPECT_NEAR(y.data<float>()[n * 256 + j], want, 1e-4 * (1 + std::abs(want))) << what << " (" << n << ", " << j << ")";
+      }
+  };
+  check("first call");
+  check("second call");
+  model.set_param("dense/kernel", filled<float>({256, 256}, 0.1));
+  check("after set_param");
+}
 
 TEST(Aot, OutputBufferIsReusedWhenItFits) {
   two_inputs_f32::Model model;

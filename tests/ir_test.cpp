@@ -40,7 +40,7 @@ Model custom_layer() {
 ir::Graph packed_dense() {
   reset_layer_names();
   auto x = Input({256});
-  return codegen::prepare_graph(Model({x}, {Dense(256)(x)}, "packed").graph());
+  return codegen::prepare_graph(Model({x}, {Dense(256)(x)}, "packed").graph(), true, /*frozen_params=*/true);
 }
 
 TEST(IrText, RoundTripIsExact) {

@@ -198,8 +198,16 @@ Model packed_dense() {
   return Model({x}, {Dense(10)(h)}, "packed");
 }
 
-TEST(PackedKernels, LargeDenseKernelsReadPanels) {
-  Executable exe = compile(packed_dense());
+CompileOptions frozen() {
+  CompileOptions o;
+  o.frozen_params = true;
+  return o;
+}
+
+TEST(PackedKernels, LargeDenseKernelsOfFrozenModelsReadPanels) {
+  EXPECT_EQ(compile(packed_dense()).constant_bytes(), 0u) << "packed without frozen_params";
+  Executable exe = compile(packed_dense(), frozen());
+  EXPECT_TRUE(exe.params_frozen());
   int packs = 0, packed_products = 0;
   for (const ir::Node& n : exe.graph().nodes) {
     packs += n.op == ir::Op::PackPanels;
@@ -219,15 +227,13 @@ TEST(PackedKernels, LargeDenseKernelsReadPanels) {
 // access to the parameters; a write through a handle kept from before a
 // call is not seen until then (the documented contract), unfrozen at once.
 TEST(PackedKernels, FrozenModelsPackOnceAndSeeWritesThroughTheAccessors) {
-  Executable exe = compile(packed_dense());
+  Executable exe = compile(packed_dense(), frozen());
   const Tensor x = test::random_tensor({5, 256}, DType::F32, 11);
   const auto expect_weights = [&](const char* what) {
     const auto want = ir::evaluate(packed_dense().graph(), refs({x}), refs(std::as_const(exe).params()));
     EXPECT_TRUE(test::close(exe.forward({x})[0], want[0], 1e-5, 1e-5)) << what;
   };
   Tensor kernel = exe.param("dense/kernel");  // shares the parameter's storage
-  exe.freeze_params();
-  EXPECT_TRUE(exe.params_frozen());
   expect_weights("frozen, first call");
   const Tensor before = exe.forward({x})[0];
   for (float& v : kernel.values<float>()) v *= -1.0f;  // behind the model's back
@@ -239,8 +245,12 @@ TEST(PackedKernels, FrozenModelsPackOnceAndSeeWritesThroughTheAccessors) {
   exe.set_param("dense/kernel", doubled);
   expect_weights("after set_param()");
   exe.unfreeze_params();
+  EXPECT_FALSE(exe.params_frozen());
   for (float& v : kernel.values<float>()) v *= 0.5f;
   expect_weights("unfrozen");
+  exe.freeze_params();
+  for (float& v : kernel.values<float>()) v *= 3.0f;  // before the first frozen call: seen
+  expect_weights("frozen again");
 }
 
 class Npy : public ::testing::Test {

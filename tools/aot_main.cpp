@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"brine AOT generator"};
   std::string name, out_dir, schedule = "tuned", dtype = "f32", target = "host", loss, optimizer = "adam";
   double lr = 0.001, momentum = 0;
-  bool from_logits = false, nesterov = false;
+  bool from_logits = false, nesterov = false, frozen = false;
   app.add_option("--name", name, "library and namespace name")->required();
   app.add_option("--out", out_dir, "output directory")->required();
   app.add_option("--schedule", schedule, "naive | tuned | mullapudi2016 | adams2019 | li2018");
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--learning-rate", lr, "learning rate");
   app.add_option("--momentum", momentum, "SGD momentum");
   app.add_flag("--nesterov", nesterov, "SGD with Nesterov momentum");
+  app.add_flag("--frozen-params", frozen, "inference with fixed weights: pack Dense kernels once (the Model class starts frozen)");
   CLI11_PARSE(app, argc, argv);
   try {
     brine::Model model = brine_model();
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     o.schedule = schedule;
     o.dtype = dtype == "f64" ? brine::DType::F64 : brine::DType::F32;
     o.target = target;
+    o.frozen_params = frozen;
     std::vector<brine::LibraryClass> classes{{"Model", model.graph(), {}, {}}};
     if (!loss.empty()) {
       const brine::Optimizer opt =

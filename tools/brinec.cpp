@@ -69,7 +69,7 @@ int run_model(const brine::ir::Graph& g, const brine::CompileOptions& o, const s
 int main(int argc, char** argv) {
   CLI::App app{"brinec: print, compile and run brine models written in the IR text format (docs/ir.md)"};
   std::string model, emit = "ir", schedule = "tuned", dtype = "f32", name, out = ".", target = "host", weights;
-  bool run = false, projection_kernel = false;
+  bool run = false, projection_kernel = false, frozen = false;
   uint64_t seed = 0;
   std::vector<std::string> input_args, param_args;
   app.add_option("model", model, "model in the IR text format (.ir)")->required();
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   app.add_option("--target", target, "Halide target (default: this machine)");
   app.add_option("--name", name, "library name for --emit=lib (default: the graph's name)");
   app.add_option("-o,--out", out, "output directory");
+  app.add_flag("--frozen-params", frozen,
+               "inference with fixed weights: Dense kernels packed into panels once (the model starts frozen)");
   app.add_flag("--projection-kernel", projection_kernel,
                "keep LSTM / GRU / SimpleRNN input projections one matmul over all steps instead of inside each step");
   CLI11_PARSE(app, argc, argv);
@@ -100,11 +102,12 @@ int main(int argc, char** argv) {
     o.target = target;
     o.seed = seed;
     o.projection_in_scan = !projection_kernel;
+    o.frozen_params = frozen;
     if (run) return run_model(g, o, input_args, param_args, weights, out);
     const std::string lib_name = name.empty() ? g.name : name;
     // The fused forms show the graph as codegen compiles it (its passes applied).
     const auto print_with_kernels = [&](const brine::ir::Graph& source) {
-      const brine::ir::Graph k = brine::codegen::prepare_graph(source, o.projection_in_scan);
+      const brine::ir::Graph k = brine::codegen::prepare_graph(source, o.projection_in_scan, o.frozen_params);
       std::cout << brine::ir::print(k) << brine::codegen::print_fused(k, brine::codegen::fuse(k));
     };
     if (emit == "ir") std::cout << brine::ir::print(g);
@@ -112,7 +115,7 @@ int main(int argc, char** argv) {
     else if (emit == "backward") print_with_kernels(brine::ir::differentiate_sum_of_outputs(g));
     else if (emit == "dot") std::cout << brine::ir::to_dot(g);
     else if (emit == "fused-dot") {
-      const brine::ir::Graph k = brine::codegen::prepare_graph(g, o.projection_in_scan);
+      const brine::ir::Graph k = brine::codegen::prepare_graph(g, o.projection_in_scan, o.frozen_params);
       const auto p = brine::codegen::fuse(k);
       std::cout << brine::ir::to_dot(k, &p.kernel_of);
     } else if (emit == "lib") {
