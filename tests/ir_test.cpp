@@ -124,6 +124,10 @@ TEST(IrText, ParseErrorsNameLineAndColumn) {
   EXPECT_BRINE_ERROR(ir::parse(with("%2 = matmul(%0, %1) : f32[N,3]", "%2 = pack_panels(%1) {axes=[2]} : f32[1,4,2]"),
                                "g.ir"),
                      "node %2 (pack_panels)", "pack_panels of (4, 3): 3 columns are not a multiple of the panel width 2");
+  // A packed kernel is (N / w, K, w) panels, not a plain matrix.
+  EXPECT_BRINE_ERROR(ir::parse(with("matmul(%0, %1) : f32[N,3]", "matmul(%0, %1) {packed_b=true} : f32[N,3]"), "g.ir"),
+                     "node %2 (matmul)", "matmul with packed_b takes a kernel packed as (N / w, K, w) panels",
+                     "got (4, 3)");
   // A scan that projects its input takes x, w, b and r of agreeing shapes.
   const std::string lstm = R"(brine.ir 1
 graph "g" {
