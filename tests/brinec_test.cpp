@@ -88,6 +88,21 @@ TEST_F(Brinec, ProjectionKernelFlagKeepsTheProjectionAKernel) {
   EXPECT_NE(r.out.find("%2=matmul -> %4=add"), std::string::npos) << r.out;
 }
 
+// A Dense kernel of 64 Ki elements is packed into panels for fixed weights only.
+TEST_F(Brinec, FrozenParamsFlagPacksLargeDenseKernels) {
+  reset_layer_names();
+  auto x = Input({256}, "x");
+  const std::string big = dir + "/big.ir";
+  write_file_atomic(big, ir::print(Model({x}, {Dense(256)(x)}, "big").graph()));
+  Result r = brinec(big + " --emit=fused");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("pack_panels"), std::string::npos) << r.out;
+  r = brinec(big + " --emit=fused --frozen-params");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("pack_panels(%1) {axes=[16]} : f32[16,256,16]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("packed_b=true"), std::string::npos) << r.out;
+}
+
 TEST_F(Brinec, EmitsPerKernelListings) {
   for (const auto& [kind, ext, marker] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"stmt", ".stmt", "produce"}, {"stmt-html", ".stmt.html", "<head><style"}, {"asm", ".s", "tiny_k"},
