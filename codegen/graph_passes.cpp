@@ -20,6 +20,14 @@ bool packable(const ir::Graph& g, const ir::Node& n, int w) {
   return t.rank() == 2 && ir::all_static(t.shape) && units.is_static() && units.size % kPanelWidth == 0;
 }
 
+// pack_panels(from) in `out`, panels of kPanelWidth columns (of fromᵀ with `transposed`).
+int add_panels(ir::Graph& out, const std::string& layer, int from, bool transposed = false) {
+  ir::Attrs a;
+  a.axes = {kPanelWidth};
+  a.transpose_a = transposed;
+  return ir::GraphBuilder(out, layer).op(ir::Op::PackPanels, {from}, a);
+}
+
 bool is_matrix_transpose(const ir::Node& n) {
   return n.op == ir::Op::Transpose && n.attrs.axes == std::vector<int64_t>{1, 0};
 }
@@ -58,12 +66,7 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
       const bool transposed = folded[src.id];
       const int from = transposed ? id[src.inputs[0]] : id[src.id];
       auto [it, fresh] = packed.try_emplace({from, transposed}, -1);
-      if (fresh) {
-        ir::Attrs a;
-        a.axes = {kPanelWidth};
-        a.transpose_a = transposed;
-        it->second = ir::GraphBuilder(out, n.layer).op(ir::Op::PackPanels, {from}, a);
-      }
+      if (fresh) it->second = add_panels(out, n.layer, from, transposed);
       copy.inputs[w] = it->second;
     }
     id[n.id] = out.add(std::move(copy));
@@ -166,11 +169,7 @@ ir::Graph pack_dense_kernels(const ir::Graph& g) {
     for (int& in : copy.inputs) in = id[in];
     if (packable(n)) {
       auto [it, fresh] = panels.try_emplace(copy.inputs[1], -1);
-      if (fresh) {
-        ir::Attrs a;
-        a.axes = {kPanelWidth};
-        it->second = ir::GraphBuilder(out, n.layer).op(ir::Op::PackPanels, {copy.inputs[1]}, a);
-      }
+      if (fresh) it->second = add_panels(out, n.layer, copy.inputs[1]);
       copy.inputs[1] = it->second;
       copy.attrs.packed_b = true;
     }

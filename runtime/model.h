@@ -38,7 +38,7 @@ class CompiledModel {
   void set_param(const std::string& name, const Tensor& value);  // checks shape and dtype
 
   // Inference with fixed weights: what the kernels compute from the
-  // parameters alone (Dense kernels packed into panels) is computed on the
+  // parameters alone (kernels packed into panels) is computed on the
   // first call and reused, as a library reorders its weights once (see
   // rt::Executor::run). params(), param() and set_param() make the next call
   // compute it again; a write through a reference kept from before a call

@@ -148,14 +148,16 @@ Executor::Executor(std::shared_ptr<const ProgramSpec> spec, std::vector<KernelBi
   constant_.assign(nb, false);
   for (int32_t id : p.params) constant_[id] = true;
   constant_offset_.assign(nb, 0);
-  for (const StepSpec& s : p.steps) {
+  constant_step_.assign(p.steps.size(), false);
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const StepSpec& s = p.steps[i];
     const int32_t out = s.args.back();
     const BufferSpec& b = p.buffers[out];
     if (s.kernel < 0 || s.scan_dim >= 0 || b.kind != BufferKind::Temp || writers[out] != 1) continue;
     if (!std::all_of(s.args.begin(), s.args.end() - 1, [&](int32_t a) { return constant_[a]; }) ||
         !std::all_of(b.shape.begin(), b.shape.end(), [](const DimSpec& d) { return d.sym < 0; }))
       continue;
-    constant_[out] = true;
+    constant_[out] = constant_step_[i] = true;
     constant_offset_[out] = constant_bytes_;
     constant_bytes_ += (shape_elements(concrete_shape(b.shape, {})) * dtype_size(b.dtype) + 63) / 64 * 64;
   }
@@ -386,14 +388,16 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
   for (size_t b = 0; b < p.buffers.size(); ++b)
     if (p.buffers[b].kind == BufferKind::View) plan.bufs[b].host = plan.bufs[p.buffers[b].index].host + plan.view_offset[b];
 
-  std::vector<const void*> param_data;
-  for (const Tensor& t : params) param_data.push_back(t.raw());
-  const bool constants_valid = params_version != 0 && params_version == constants_version_ && param_data == constants_params_;
+  // (No allocation here: constants_params_ keeps its size from call to call.)
+  bool constants_valid = params_version != 0 && params_version == constants_version_ &&
+                         constants_params_.size() == params.size();
+  for (size_t i = 0; constants_valid && i < params.size(); ++i) constants_valid = constants_params_[i] == params[i].raw();
   constants_version_ = 0;  // until the steps below have all run
 
   void* args[16];
-  for (const StepSpec& s : p.steps) {
-    if (constants_valid && constant_[s.args.back()] && p.buffers[s.args.back()].kind == BufferKind::Temp) continue;
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const StepSpec& s = p.steps[i];
+    if (constants_valid && constant_step_[i]) continue;
     if (s.kernel < 0) {
       copy_elements(plan.bufs[s.args[0]], plan.bufs[s.args[1]]);
       continue;
@@ -433,7 +437,8 @@ void Executor::run(std::span<const Tensor> inputs, std::span<Tensor> outputs,
                               p.kernel_names[s.kernel], rc));
   }
   constants_version_ = params_version;
-  constants_params_ = std::move(param_data);
+  constants_params_.resize(params.size());
+  for (size_t i = 0; i < params.size(); ++i) constants_params_[i] = params[i].raw();
 }
 
 }  // namespace brine::rt

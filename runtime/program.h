@@ -116,6 +116,7 @@ class Executor {
   std::shared_ptr<const ProgramSpec> spec_;
   std::vector<KernelBinding> kernels_;
   std::vector<bool> constant_;          // per buffer: a parameter, or computed from parameters only
+  std::vector<bool> constant_step_;     // per step: computes a constant buffer
   std::vector<size_t> constant_offset_;  // per constant Temp buffer: its offset in constants_
   std::shared_ptr<void> constants_;
   size_t constant_bytes_ = 0;
