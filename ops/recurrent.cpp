@@ -796,7 +796,9 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Func dzn;
       const Func dhn = next_step_h_grad(ctx, n, rt, U, 4, zero, dzn);
       dh(u, t, b) = G(kH) + dhn(u, t, b);
-      const Expr ac = act_expr(act, y(u, kC, t, b));
+      Func act_c(codegen::func_name(n, "_act_c"));  // act(c_t): dc's and dz_o's, computed once
+      act_c(u, t, b) = act_expr(act, y(u, kC, t, b));
+      const Expr ac = act_c(u, t, b);
       dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
                     dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
       const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
@@ -805,7 +807,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
       out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), dc(u, t, b) * Y(kF));
-      ctx.stages[n.id] = {dhn, dc, dzn};
+      ctx.stages[n.id] = {dhn, dc, act_c, dzn};
       return out;
     }
     case ir::Op::RecurrentKernelGrad: {
@@ -992,8 +994,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       (s.anchor.op == ir::Op::GruGrad && s.anchor.attrs.reset_after)) {
     // A block of units: the product dz_{t+1} rᵀ for its units (over all of
     // dz_{t+1}, which the previous call wrote), then its dz row by row, dz
-    // inline in out's slots, the values several slots read (LSTM's dc,
-    // GRU's dh and da_h) once per row: inlined, GRU's one pass was no
+    // inline in out's slots, the values several slots read (LSTM's dc and
+    // act(c_t), GRU's dh and da_h) once per row: inlined, GRU's one pass was no
     // faster than its two phases. One parallel loop per step, and
     // dz written once, into the output.
     Func dhn = st[0], dzn = st.back();
