@@ -796,9 +796,10 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Func dzn;
       const Func dhn = next_step_h_grad(ctx, n, rt, U, 4, zero, dzn);
       dh(u, t, b) = G(kH) + dhn(u, t, b);
-      Func act_c(codegen::func_name(n, "_act_c"));  // act(c_t): dc's and dz_o's, computed once
-      act_c(u, t, b) = act_expr(act, y(u, kC, t, b));
-      const Expr ac = act_c(u, t, b);
+      // act(c_t), read by dc and dz_o, inlined into both: computed once per
+      // row into a stage of its own, lstm_grad took 1.28x the time (two
+      // runs, against an A/A spread of ±10% in that noisy hour).
+      const Expr ac = act_expr(act, y(u, kC, t, b));
       dc(u, t, b) = G(kC) + select(last, zero, ctx.self(u, kDcPrev, after, b)) +
                     dh(u, t, b) * y(u, kO, t, b) * act_grad_expr(act, ac);
       const Expr cprev = select(t == 0, state ? ctx.in(n, 4)(u, b) : zero, y(u, kC, max(t - 1, 0), b));
@@ -807,7 +808,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
       out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), dc(u, t, b) * Y(kF));
-      ctx.stages[n.id] = {dhn, dc, act_c, dzn};
+      ctx.stages[n.id] = {dhn, dc, dzn};
       return out;
     }
     case ir::Op::RecurrentKernelGrad: {
@@ -998,8 +999,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       (s.anchor.op == ir::Op::GruGrad && s.anchor.attrs.reset_after)) {
     // A block of units: the product dz_{t+1} rᵀ for its units (over all of
     // dz_{t+1}, which the previous call wrote), then its dz row by row, dz
-    // inline in out's slots, the values several slots read (LSTM's dc and
-    // act(c_t), GRU's dh and da_h) once per row: inlined, GRU's one pass was no
+    // inline in out's slots, the values several slots read (LSTM's dc,
+    // GRU's dh and da_h) once per row: inlined, GRU's one pass was no
     // faster than its two phases. One parallel loop per step, and
     // dz written once, into the output.
     Func dhn = st[0], dzn = st.back();
@@ -1011,8 +1012,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // contiguous first, as the forward copies h_{t-1}: read in place, the
     // rows a tile broadcasts from are a sample apart (256 000 bytes in
     // lstm256, 2048 modulo 4 KiB), so they share two of L1's 64 sets with
-    // 8 lines each of the kernel slice. lstm_grad ~10% faster; the whole
-    // step's dz copied at once (256 KiB per block) was no faster than none.
+    // 8 lines each of the kernel slice. (Measured with the dR change below:
+    // the gradient graph ~0.95x, docs/scheduling.md; the whole step's dz
+    // copied at once, 256 KiB per block, was no faster than none.)
     dzn.compute_at(dhn, rj[1]).vectorize(dzn.args()[0], lanes, TailStrategy::ShiftInwards);
     return;
   }
