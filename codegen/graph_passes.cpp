@@ -34,7 +34,7 @@ bool is_matrix_transpose(const ir::Node& n) {
 
 }  // namespace
 
-ir::Graph pack_scan_weights(const ir::Graph& g) {
+ir::Graph pack_weights(const ir::Graph& g, bool dense_kernels) {
   const auto consumers = g.consumers();
   std::vector<bool> is_output(g.nodes.size(), false);
   for (const ir::Output& o : g.outputs) is_output[o.node] = true;
@@ -51,11 +51,25 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
     }
     folded[n.id] = all;
   }
+  const auto dense_kernel = [&](const ir::Node& n) {
+    if (!dense_kernels || n.op != ir::Op::MatMul || n.attrs.transpose_b || n.attrs.packed_b || !n.attrs.axes.empty())
+      return false;
+    const ir::Node& w = g.node(n.inputs[1]);
+    if (w.op != ir::Op::Param || w.type.rank() != 2 || !ir::all_static(w.type.shape)) return false;
+    return w.type.shape[1].size % kPanelWidth == 0 && w.type.shape[0].size * w.type.shape[1].size >= kPackedKernelElements;
+  };
 
   ir::Graph out;
   out.name = g.name;
   std::vector<int> id(g.nodes.size(), -1);
-  std::map<std::pair<int, bool>, int> packed;  // (source in out, transposed) -> panels
+  // (source in out, transposed) -> its panels: a matrix read by several
+  // scans and products is packed once.
+  std::map<std::pair<int, bool>, int> packed;
+  const auto panels = [&](const std::string& layer, int from, bool transposed) {
+    auto [it, fresh] = packed.try_emplace({from, transposed}, -1);
+    if (fresh) it->second = add_panels(out, layer, from, transposed);
+    return it->second;
+  };
   for (const ir::Node& n : g.nodes) {
     if (folded[n.id]) continue;
     ir::Node copy = n;
@@ -64,10 +78,11 @@ ir::Graph pack_scan_weights(const ir::Graph& g) {
       if (!packable(g, n, w)) continue;
       const ir::Node& src = g.node(n.inputs[w]);
       const bool transposed = folded[src.id];
-      const int from = transposed ? id[src.inputs[0]] : id[src.id];
-      auto [it, fresh] = packed.try_emplace({from, transposed}, -1);
-      if (fresh) it->second = add_panels(out, n.layer, from, transposed);
-      copy.inputs[w] = it->second;
+      copy.inputs[w] = panels(n.layer, transposed ? id[src.inputs[0]] : id[src.id], transposed);
+    }
+    if (dense_kernel(n)) {
+      copy.inputs[1] = panels(n.layer, copy.inputs[1], false);
+      copy.attrs.packed_b = true;
     }
     id[n.id] = out.add(std::move(copy));
   }
@@ -152,37 +167,8 @@ ir::Graph fuse_input_projections(const ir::Graph& g) {
   return out;
 }
 
-ir::Graph pack_dense_kernels(const ir::Graph& g) {
-  const auto packable = [&](const ir::Node& n) {
-    if (n.op != ir::Op::MatMul || n.attrs.transpose_b || n.attrs.packed_b || !n.attrs.axes.empty()) return false;
-    const ir::Node& w = g.node(n.inputs[1]);
-    if (w.op != ir::Op::Param || w.type.rank() != 2 || !ir::all_static(w.type.shape)) return false;
-    return w.type.shape[1].size % kPanelWidth == 0 && w.type.shape[0].size * w.type.shape[1].size >= kPackedKernelElements;
-  };
-  if (std::none_of(g.nodes.begin(), g.nodes.end(), packable)) return g;
-  ir::Graph out;
-  out.name = g.name;
-  std::vector<int> id(g.nodes.size(), -1);
-  std::map<int, int> panels;  // kernel (in out) -> its panels
-  for (const ir::Node& n : g.nodes) {
-    ir::Node copy = n;
-    for (int& in : copy.inputs) in = id[in];
-    if (packable(n)) {
-      auto [it, fresh] = panels.try_emplace(copy.inputs[1], -1);
-      if (fresh) it->second = add_panels(out, n.layer, copy.inputs[1]);
-      copy.inputs[1] = it->second;
-      copy.attrs.packed_b = true;
-    }
-    id[n.id] = out.add(std::move(copy));
-  }
-  for (const ir::Output& o : g.outputs) out.outputs.push_back({o.name, id[o.node]});
-  ir::verify(out);
-  return out;
-}
-
 ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan, bool frozen_params) {
-  ir::Graph out = pack_scan_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g));
-  return frozen_params ? pack_dense_kernels(out) : out;
+  return pack_weights(drop_unread_workspaces(projection_in_scan ? fuse_input_projections(g) : g), frozen_params);
 }
 
 }  // namespace brine::codegen

@@ -22,7 +22,21 @@ constexpr int kPanelWidth = 16;
 // 6.4 -> 5.1 ms). The backward's transposed kernel (a transpose feeding the
 // scan) is packed from the kernel itself, the transpose folded into the
 // packing; a transpose left without consumers is dropped.
-ir::Graph pack_scan_weights(const ir::Graph& g);
+//
+// With `dense_kernels`, also each matmul whose right operand is a parameter
+// matrix of at least kPackedKernelElements elements and a multiple of
+// kPanelWidth columns reads it as panels (matmul's packed_b): a register
+// tile's columns of the kernel are then one contiguous stream instead of
+// rows N elements apart, which on an Intel L1 fall into a few cache sets
+// (mlp_b256's forward: see docs/scheduling.md). Only for models compiled
+// with frozen parameters (CompileOptions::frozen_params): the packing reads
+// parameters only, so they pack once (rt::Executor's cached steps); packed
+// on every call, it cost more than it saved in a training step (mlp_b256's
+// forward+backward, 4%) and far more in a small batch's inference.
+//
+// A matrix read by several scans and products is packed once.
+constexpr int64_t kPackedKernelElements = 1 << 16;
+ir::Graph pack_weights(const ir::Graph& g, bool dense_kernels = false);
 
 // lstm and gru nodes whose gate workspace nobody reads (every consumer
 // slices states out of the output: an inference graph) get states_only and
@@ -42,24 +56,9 @@ ir::Graph drop_unread_workspaces(const ir::Graph& g);
 // the backward reads x and dz, never z.
 ir::Graph fuse_input_projections(const ir::Graph& g);
 
-// Each matmul whose right operand is a parameter matrix of at least
-// kPackedKernelElements elements and a multiple of kPanelWidth columns reads
-// it as panels (pack_panels, matmul's packed_b): a register tile's columns
-// of the kernel are then one contiguous stream instead of rows N elements
-// apart, which on an Intel L1 fall into a few cache sets (mlp_b256's
-// forward: see docs/scheduling.md). A parameter feeding several products is
-// packed once. Only for models compiled with frozen parameters
-// (CompileOptions::frozen_params): the packing reads parameters only, so
-// they pack once (rt::Executor's cached steps); packed on every call, it
-// cost more than it saved in a training step (mlp_b256's forward+backward,
-// 4%) and far more in a small batch's inference.
-constexpr int64_t kPackedKernelElements = 1 << 16;
-ir::Graph pack_dense_kernels(const ir::Graph& g);
-
 // All of them (see CompileOptions: fuse_input_projections only with
-// `projection_in_scan`, pack_dense_kernels only with `frozen_params`):
-// fuse_input_projections, drop_unread_workspaces, pack_scan_weights,
-// pack_dense_kernels.
+// `projection_in_scan`, Dense kernels packed only with `frozen_params`):
+// fuse_input_projections, drop_unread_workspaces, pack_weights.
 ir::Graph prepare_graph(const ir::Graph& g, bool projection_in_scan = true, bool frozen_params = false);
 
 }  // namespace brine::codegen

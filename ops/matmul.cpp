@@ -244,8 +244,7 @@ Halide::Func MatMul::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
 // vectors by 4 rows when they tile the output whole (16 accumulators fed by
 // 4 broadcasts a step rather than 8 by 2 x 8): dR 4.6-4.9 -> 4.3-4.7 ms,
 // the projection's dW 2.5-3.1 -> 2.5-2.9, the head's 1.1-1.5 -> 1.1-1.3.
-void schedule_sample_sum(codegen::ScheduleCtx& s, Halide::Func acc, int update, Halide::Func left, Halide::Func panel,
-                         int narrow) {
+void schedule_sample_sum(codegen::ScheduleCtx& s, Halide::Func acc, int update, Halide::Func panel, int narrow) {
   using namespace Halide;
   const int v = s.vector_width;
   Var n = s.out_vars[1], m = s.out_vars[0];
@@ -277,7 +276,6 @@ void schedule_sample_sum(codegen::ScheduleCtx& s, Halide::Func acc, int update, 
   if (N.is_static() && N.size % width == 0) up.unroll(ni);
   if (blocks > 1) up.parallel(nb);
   panel.compute_at(acc, nt).vectorize(panel.args()[0], lanes, TailStrategy::GuardWithIf);
-  if (left.defined() && r.size() > 1) left.compute_at(acc, r[1]);
 }
 
 void MatMul::schedule(codegen::ScheduleCtx& s) {
@@ -290,7 +288,7 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
     // The left operand read in place: copied per sample as the recurrent
     // kernel's gradient copies h_{t-1}, lstm256's head dW (hᵀ dy, h rows
     // 6 KiB apart) ran 1.05-1.17x the time and the projection's 1.01-1.03x.
-    return schedule_sample_sum(s, acc, 0, Func(), Func(s.lower.in(s.anchor, 1)).in(acc), narrow);
+    return schedule_sample_sum(s, acc, 0, Func(s.lower.in(s.anchor, 1)).in(acc), narrow);
   }
   const int rank = static_cast<int>(s.out_vars.size());
   const int v = s.vector_width;

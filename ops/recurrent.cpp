@@ -886,7 +886,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     const int lanes = static_cast<int>(std::min<int64_t>(G, v));
     const int main_sum = acc.num_update_definitions() - 1;
     if (main_sum > 0) acc.update(0).vectorize(s.out_vars[1], lanes, TailStrategy::GuardWithIf);
-    schedule_sample_sum(s, acc, main_sum, st[2], st[1], tile_width(G, lanes));
+    schedule_sample_sum(s, acc, main_sum, st[1], tile_width(G, lanes));
+    Func(st[2]).compute_at(acc, codegen::update_rvars(acc, main_sum)[1]);  // h_{t-1}: per sample
     return;
   }
   const int64_t U = s.anchor.type.shape[3].size;

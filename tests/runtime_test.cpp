@@ -190,7 +190,7 @@ TEST(Params, SetParamChecksShapeAndName) {
 }
 
 // A Dense whose 256 x 256 kernel is packed into panels (codegen's
-// pack_dense_kernels) and a small one that is not.
+// pack_weights) and a small one that is not.
 Model packed_dense() {
   reset_layer_names();
   auto x = Input({256});
