@@ -177,12 +177,19 @@ INSTANTIATE_TEST_SUITE_P(Schedules, Sweep,
 // whole contraction, its 15 column tiles split unevenly between two tasks:
 // 64 rows (one block), 128 (two), 200 (unblocked: the shifted last block
 // would recompute 28%), 520 (a shifted last block), 7 (row tiles only).
-// 400 x 100 splits the contraction in two (3 column tiles).
+// 400 x 100 splits the contraction in two (3 column tiles). A transposed
+// left operand with a dynamic contraction (a weight gradient over the batch)
+// is split in 128-long pieces from a batch of 512: 600 (a guarded last
+// piece), 512 (four whole pieces); 72 rows of output, two blocks of 64, the
+// second shifted inwards. 300: row tiles in parallel; 7: on one thread.
 TEST(MatMulBlocks, EveryBranchMatchesReference) {
   const Config cfg{"tuned", DType::F32, 1e-5, 1e-5};
+  ir::Attrs transpose_a;
+  transpose_a.transpose_a = true;
   const std::vector<std::pair<ops::OpSample, std::vector<int64_t>>> samples = {
       {{"whole-K blocks", {{"N", 192}, {192, 696}}, {}}, {64, 128, 200, 520, 7}},
-      {{"K split in two", {{"N", 400}, {400, 100}}, {}}, {64, 100, 130}}};
+      {{"K split in two", {{"N", 400}, {400, 100}}, {}}, {64, 100, 130}},
+      {{"weight gradient over the batch", {{"N", 72}, {"N", 100}}, transpose_a}, {600, 512, 300, 7}}};
   for (const auto& [sample, row_counts] : samples) {
     SCOPED_TRACE(sample.label);
     const Case c{ir::Op::MatMul, sample};
