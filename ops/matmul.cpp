@@ -306,8 +306,9 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   // 49 µs parallel over 512 tiles, 2.2 µs serial).
   // A weight gradient's contraction is the batch, known at run time.
   const bool batch_k = !K.is_static() && s.anchor.attrs.transpose_a && N.is_static();
+  const Expr batch = batch_k ? s.lower.extent(K) : Expr();
   const Expr big = K.is_static() && N.is_static() ? rows * static_cast<int>(N.size * K.size) >= (1 << 20)
-                   : batch_k ? cast<int64_t>(rows) * static_cast<int>(N.size) * s.lower.extent(K) >= (1 << 20)
+                   : batch_k ? cast<int64_t>(rows) * static_cast<int>(N.size) * batch >= (1 << 20)
                              : rows >= 256;
   // Short static contractions are unrolled: the loop overhead dominates them.
   const bool unroll_k = K.is_static() && K.size <= 16;
@@ -472,7 +473,7 @@ void MatMul::schedule(codegen::ScheduleCtx& s) {
   // Below a batch of 512 the row tiles are as fast or faster (mlp_b256's
   // gradient graph, blocked from 129 rows of batch: 1.03x the time at 256,
   // 1.01 at 384, 0.99 at 512, 0.83 at 1024, 0.77 at 2048).
-  if (batch_k) use_blocks = use_blocks && s.lower.extent(K) >= 4 * kb;
+  if (batch_k) use_blocks = use_blocks && batch >= 4 * kb;
   if (kb) {
     Stage blocked = s.out.specialize(use_blocks);
     blocked.tile(cols, m, no, mo, ni, mi, tile_cols, mb, TailStrategy::ShiftInwards).split(mi, mio, mii, tm).unroll(mii);

@@ -589,15 +589,17 @@ void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Fun
 // LSTM's, SimpleRNN's and GRU's (reset_after) backward step t: dL/dh_t
 // through step t+1's product, dz_{t+1} rᵀ, from the dz slots the previous
 // call wrote (the first `gates`, or `slots`); zero on the last step, the
-// first call. `dzn` receives the product's left operand (those slots), a
-// stage the schedule places.
-Halide::Func next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, const Halide::Func& rt, int U,
-                              int gates, const Halide::Expr& zero, Halide::Func& dzn, const std::vector<int>& slots = {}) {
+// first call. With the product, its left operand (those slots), a stage
+// the schedule places.
+struct NextStepGrad {
+  Halide::Func dh, operand;
+};
+NextStepGrad next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, const Halide::Func& rt, int U,
+                              int gates, const Halide::Expr& zero, const std::vector<int>& slots = {}) {
   using namespace Halide;
   Var u("u"), g("g"), t("t"), b("b");
   const Expr T = ctx.extent(n.type.shape[1]);
-  Func dhn(codegen::func_name(n, "_dh_next"));
-  dzn = Func(codegen::func_name(n, "_dz_next"));
+  Func dhn(codegen::func_name(n, "_dh_next")), dzn(codegen::func_name(n, "_dz_next"));
   // Gate g's slot (the product's outer loop: a select per gate, not per load).
   Expr slot = g;
   if (!slots.empty()) {
@@ -606,7 +608,7 @@ Halide::Func next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, c
   }
   dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), b);
   previous_h_grad(dhn, rt, dzn, U, gates, zero, T);
-  return dhn;
+  return {dhn, dzn};
 }
 
 }  // namespace
@@ -742,10 +744,10 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       // dz reads for every unit: two phases, dz of all units (after dq), then
       // blocks of units computing dL/dh_{t-1} whole.
       Expr dh_t = G(kH, u);
-      Func dhn, dzn;
+      NextStepGrad next;
       if (after) {
-        dhn = next_step_h_grad(ctx, n, rt, U, 3, zero, dzn, {kDaZ, kDaR, kDrecH});
-        dh_t += dhn(u, t, b);
+        next = next_step_h_grad(ctx, n, rt, U, 3, zero, {kDaZ, kDaR, kDrecH});
+        dh_t += next.dh(u, t, b);
       }
       dh(u, t, b) = dh_t + select(t + 1 >= T, zero, ctx.self(u, kGruDhPrev, min(t + 1, T - 1), b));
       dah(u, t, b) = (dh(u, t, b) * (cast(ctx.type, 1) - Y(kGz, u)) + G(kGhh, u)) * act_grad_expr(act, Y(kGhh, u));
@@ -754,7 +756,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         const Expr dar = (dah(u, t, b) * Y(kGq, u) + G(kGr, u)) * act_grad_expr(ract, Y(kGr, u));
         const Expr drec = dah(u, t, b) * Y(kGr, u) + G(kGq, u);
         out(u, k, t, b) = mux(k, {daz, dar, dah(u, t, b), drec, dh(u, t, b) * Y(kGz, u)});
-        ctx.stages[n.id] = {dhn, dh, dah, dzn};  // dh and da_h: once per row (the schedule)
+        ctx.stages[n.id] = {next.dh, dh, dah, next.operand};  // dh and da_h: once per row (the schedule)
         return out;
       }
       Func dq(codegen::func_name(n, "_dq")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
@@ -774,10 +776,9 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Var u = v[3], k = v[2], t = v[1], b = v[0];
       const int U = static_cast<int>(n.type.shape[3].size);
       const Func rt = weight_func(ctx, n), &y = ctx.in(n, 1), &gy = ctx.in(n, 2);
-      Func dzn;
-      const Func dhn = next_step_h_grad(ctx, n, rt, U, 1, zero, dzn);
-      out(u, k, t, b) = (gy(u, kH, t, b) + dhn(u, t, b)) * act_grad_expr(act, y(u, kH, t, b));
-      ctx.stages[n.id] = {dhn, dzn};
+      const NextStepGrad next = next_step_h_grad(ctx, n, rt, U, 1, zero);
+      out(u, k, t, b) = (gy(u, kH, t, b) + next.dh(u, t, b)) * act_grad_expr(act, y(u, kH, t, b));
+      ctx.stages[n.id] = {next.dh, next.operand};
       return out;
     }
     case ir::Op::LstmGrad: {
@@ -793,9 +794,8 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       const auto Y = [&](int s) { return y(u, s, t, b); };
       const auto G = [&](int s) { return h_only && s != kH ? zero : Expr(gy(u, s, t, b)); };
       Func dh(codegen::func_name(n, "_dh")), dc(codegen::func_name(n, "_dc")), dz(codegen::func_name(n, "_dz"));
-      Func dzn;
-      const Func dhn = next_step_h_grad(ctx, n, rt, U, 4, zero, dzn);
-      dh(u, t, b) = G(kH) + dhn(u, t, b);
+      const NextStepGrad next = next_step_h_grad(ctx, n, rt, U, 4, zero);
+      dh(u, t, b) = G(kH) + next.dh(u, t, b);
       // act(c_t), read by dc and dz_o, inlined into both: computed once per
       // row into a stage of its own, lstm_grad took 1.28x the time (two
       // runs, against an A/A spread of ±10% in that noisy hour).
@@ -808,7 +808,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
                                (dc(u, t, b) * Y(kI) + G(kG)) * act_grad_expr(act, Y(kG)),
                                (dh(u, t, b) * ac + G(kO)) * act_grad_expr(ract, Y(kO))});
       out(u, k, t, b) = select(k < 4, dz(u, clamp(k, 0, 3), t, b), dc(u, t, b) * Y(kF));
-      ctx.stages[n.id] = {dhn, dc, dzn};
+      ctx.stages[n.id] = {next.dh, dc, next.operand};
       return out;
     }
     case ir::Op::RecurrentKernelGrad: {
