@@ -562,6 +562,12 @@ Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n, int i)
 Halide::Func weight_func(const codegen::LowerCtx& ctx, const ir::Node& n) {
   return weight_func(ctx, n, recurrent_weight_operand(n));
 }
+// Row b of the batch, clamped to the last: the schedule may round the rows
+// of a step's product up to its register tile (Recurrent::schedule, `wide`
+// tiles), and the extra rows read the last row again, not past the buffers.
+Halide::Expr batch_row(const codegen::LowerCtx& ctx, const ir::Node& n, const Halide::Var& b) {
+  return Halide::min(b, ctx.extent(n.type.shape[0]) - 1);
+}
 // input_projection's step product f(u, g, t, b) = b(g·U + u) + Σ_k x(k, t, b)
 // w(k, g·U + u) (gate blocks of U units): f's pure definition and its first
 // update.
@@ -571,7 +577,7 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
   const Func w = weight_func(ctx, n, 1), &x = ctx.in(n, 0);
   RDom rk(0, static_cast<int>(ctx.in_type(n, 0).shape[2].size), "rk");
   f(u, g, t, b) = ctx.in(n, 2)(g * U + u);
-  f(u, g, t, b) += w(g * U + u, rk) * x(rk, t, b);
+  f(u, g, t, b) += w(g * U + u, rk) * x(rk, t, batch_row(ctx, n, b));
 }
 // A backward step's matmul: Σ_{g, u} rᵀ(i, g·U + u) dz(u, g) over the cell's
 // `gates` blocks, the gradient of the h that entered the step whose dz it
@@ -606,7 +612,7 @@ NextStepGrad next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, c
     slot = slots.back();
     for (int i = static_cast<int>(slots.size()) - 2; i >= 0; --i) slot = select(g == i, slots[i], slot);
   }
-  dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), b);
+  dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), batch_row(ctx, n, b));
   previous_h_grad(dhn, rt, dzn, U, gates, zero, T);
   return {dhn, dzn};
 }
@@ -635,7 +641,8 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Func gates(codegen::func_name(n, "_gates")), acts(codegen::func_name(n, "_acts"));
       const Expr first = t == 0;
       const Expr before = max(t - 1, 0);
-      hp(u, t, b) = select(first, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, before, b));
+      const Expr row = batch_row(ctx, n, b);
+      hp(u, t, b) = select(first, state ? ctx.in(n, base)(u, row) : zero, ctx.self(u, kH, before, row));
       // Gate pre-activations indexed (unit, gate) so that a block of units
       // needs exactly its gates' columns. With input_projection the step's
       // x w accumulates into them too (z never leaves the registers).
@@ -643,7 +650,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       if (proj) {
         define_input_projection(gates, u, g, t, b, ctx, n, U);
       } else {
-        gates(u, g, t, b) = ctx.in(n, 0)(g * U + u, t, b);
+        gates(u, g, t, b) = ctx.in(n, 0)(g * U + u, t, row);
       }
       gates(u, g, t, b) += r(g * U + u, ri) * hp(ri, t, b);
       if (!lstm) {  // SimpleRNN: h_t = act(z_t + h_{t-1} r)
@@ -679,7 +686,8 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       Func hp(codegen::func_name(n, "_h_prev")), gates(codegen::func_name(n, "_gates")),
           acts(codegen::func_name(n, "_acts")), q(codegen::func_name(n, "_q")), hrec(codegen::func_name(n, "_h_rec")),
           proj(codegen::func_name(n, "_proj"));
-      hp(u, t, b) = select(t == 0, state ? ctx.in(n, base)(u, b) : zero, ctx.self(u, kH, max(t - 1, 0), b));
+      const Expr row = batch_row(ctx, n, b);
+      hp(u, t, b) = select(t == 0, state ? ctx.in(n, base)(u, row) : zero, ctx.self(u, kH, max(t - 1, 0), row));
       // The input side of gate `block` (z, r, the candidate): z's, or with
       // input_projection the step's x w + b, a product of its own (the
       // candidate's must stay apart from its recurrent term, which r scales).
@@ -924,24 +932,42 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // `outer` reductions go outside the tiles: a backward step contracts over
   // 4U (its kernel slice per tile: 1024 x 32, 128 KiB, more than L1), so the
   // tiles sum one gate's block at a time (32 KiB), all rows passing over it.
+  //
+  // `wide` tiles (the forward's gate products and the backward's dh product
+  // of blocks of 4 vectors of units or more, from 24 rows): 4 vectors by 6
+  // rows, 24 accumulators where 2 x 8 had 16, fewer loads per FMA. Six rows
+  // rarely divide the batch, and a guarded tail tile ran at ~40% of the
+  // others' speed, so the stage's rows are rounded up to a multiple of 6
+  // (align_bounds): the extra rows (2 of lstm256's 64) are computed from
+  // clamped reads (batch_row: lower clamps every row these stages read) and
+  // never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
+  // 96 GFLOP/s; lstm256's forward 0.92-0.96x the time (docs/scheduling.md).
+  const Expr wide_rows = N >= 24;
   const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
-                        const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false) {
+                        const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false,
+                        bool wide = false) {
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
-    if (update == 0) f.vectorize(x, lanes, TailStrategy::ShiftInwards);  // the pure definition, once
-    Stage many = f.update(update).specialize(N % 8 == 0);
-    many.split(rows, ro, rin, 8, TailStrategy::GuardWithIf);
+    if (update == 0) {  // the pure definition, once
+      f.vectorize(x, lanes, TailStrategy::ShiftInwards);
+      if (wide) f.align_bounds(rows, select(wide_rows, 6, 1));
+    }
     // Row tiles inside the unit tiles: a tile's 32 KiB slice of the kernel
     // stays in L1 while all the rows pass over it.
-    std::vector<VarOrRVar> order{xi, rin};
-    order.insert(order.end(), r.begin(), r.end());
-    order.push_back(ro);
-    order.push_back(xo);
-    order.insert(order.end(), outer.begin(), outer.end());
-    order.insert(order.end(), others.begin(), others.end());
-    register_tile(many, x, xo, xi, width, lanes, order, {rin});
-    if (parallel_tiles) many.parallel(xo);
+    const auto row_tiles = [&](Stage st, int tile_rows, int tile_cols, TailStrategy tail) {
+      st.split(rows, ro, rin, tile_rows, tail);
+      std::vector<VarOrRVar> order{xi, rin};
+      order.insert(order.end(), r.begin(), r.end());
+      order.push_back(ro);
+      order.push_back(xo);
+      order.insert(order.end(), outer.begin(), outer.end());
+      order.insert(order.end(), others.begin(), others.end());
+      register_tile(st, x, xo, xi, tile_cols, lanes, order, {rin});
+      if (parallel_tiles) st.parallel(xo);
+    };
+    if (wide) row_tiles(f.update(update).specialize(wide_rows), 6, 4 * lanes, TailStrategy::RoundUp);
+    row_tiles(f.update(update).specialize(N % 8 == 0), 8, width, TailStrategy::GuardWithIf);
     std::vector<VarOrRVar> one{xi};
     one.insert(one.end(), r.begin(), r.end());
     one.insert(one.end(), outer.begin(), outer.end());
@@ -966,8 +992,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
     // Every product (x w with input_projection, h r) tiled alike.
+    const bool wide = ub % (4 * lanes) == 0;
     for (int up = 0; up < gates.num_update_definitions(); ++up)
-      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up);
+      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up, false, wide);
     if (s.anchor.op == ir::Op::Gru && !s.anchor.attrs.reset_after && ub < U) {
       // Each block's candidate product reads r ⊙ h_{t-1} of every unit: acts
       // (with the gate product) go first, blocks of units in parallel, and
@@ -991,7 +1018,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
       if (s.anchor.attrs.input_projection) {  // GRU's x w: a product of its own (see lower), tiled as h r
         Func proj = st[4];
-        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]});
+        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]}, 0, false, wide);
       }
     }
     return;
@@ -1006,7 +1033,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // dz written once, into the output.
     Func dhn = st[0], dzn = st.back();
     const std::vector<RVar> rj = codegen::update_rvars(dhn);
-    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]});
+    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]}, 0, false, ub % (4 * lanes) == 0);
     for (size_t i = 1; i + 1 < st.size(); ++i)
       Func(st[i]).compute_at(s.out, b).vectorize(st[i].args()[0], lanes, TailStrategy::ShiftInwards);
     // The product's left operand, one gate's dz_{t+1} of every row, copied
@@ -1037,6 +1064,12 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
 }
 
 std::vector<OpSample> Recurrent::samples(ir::Op op) {
+  // 128 units: the wide register tiles (blocks of 64 units, the rows rounded
+  // up to 6 from a batch of 24: the sweep's 33), a path of `tuned` only.
+  const auto wide = [](OpSample s) {
+    s.tuned_only = true;
+    return s;
+  };
   ir::Attrs keras, other, states_only, projected, projected_states;
   other.activation = "relu";
   other.recurrent_activation = "hard_sigmoid";
@@ -1052,22 +1085,26 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               // 16 units: codegen packs the recurrent kernel (codegen/graph_passes.h)
               {"16 units, packed recurrent kernel", {{"N", 3, 64}, {16, 64}}, keras},
               {"64 units in blocks (threads take blocks of units)", {{"N", 2, 256}, {64, 256}}, keras},
+              wide({"128 units, wide register tiles, initial state", {{"N", 2, 512}, {128, 512}, {"N", 128}, {"N", 128}}, keras}),
               {"states only (inference), initial state", {{"N", 4, 12}, {3, 12}, {"N", 3}, {"N", 3}}, states_only, false, 0, false},
               // input_projection (codegen/graph_passes.h): x (N, T, K), w, b, r
               {"input projection, initial state", {{"N", 3, 5}, {5, 12}, {12}, {3, 12}, {"N", 3}, {"N", 3}}, projected, false, 0, false},
-              {"input projection, 16 units, packed, states only", {{"N", 3, 7}, {7, 64}, {64}, {16, 64}}, projected_states, false, 0, false}};
+              {"input projection, 16 units, packed, states only", {{"N", 3, 7}, {7, 64}, {64}, {16, 64}}, projected_states, false, 0, false},
+              wide({"input projection, 128 units, wide register tiles", {{"N", 2, 5}, {5, 512}, {512}, {128, 512}}, projected, false, 0, false})};
     case ir::Op::SimpleRnn:
       return {{"zero initial state", {{"N", 4, 3}, {3, 3}}, keras},
               {"initial state, 17 units, relu", {{"N", 3, 17}, {17, 17}, {"N", 17}}, other},
               {"dynamic sequence length", {{2, "N", 5}, {5, 5}}, keras},
               {"64 units in blocks", {{"N", 2, 64}, {64, 64}, {"N", 64}}, keras},
+              wide({"128 units, wide register tiles, one step from an initial state", {{"N", 1, 128}, {128, 128}, {"N", 128}}, keras}),
               {"input projection, 16 units, packed, initial state", {{"N", 3, 5}, {5, 16}, {16}, {16, 16}, {"N", 16}}, projected, false, 0, false}};
     case ir::Op::SimpleRnnGrad: {
       std::vector<OpSample> v = {{"zero initial state", {{3, 3}, {"N", 4, 1, 3}, {"N", 4, 1, 3}}, keras},
                                  {"17 units, relu", {{17, 17}, {"N", 3, 1, 17}, {"N", 3, 1, 17}}, other},
                                  {"dynamic sequence length", {{5, 5}, {2, "N", 1, 5}, {2, "N", 1, 5}}, keras},
                                  {"16 units, packed", {{16, 16}, {"N", 3, 1, 16}, {"N", 3, 1, 16}}, keras},
-                                 {"64 units in blocks", {{64, 64}, {"N", 2, 1, 64}, {"N", 2, 1, 64}, {"N", 64}}, keras}};
+                                 {"64 units in blocks", {{64, 64}, {"N", 2, 1, 64}, {"N", 2, 1, 64}, {"N", 64}}, keras},
+                                 wide({"128 units, wide register tiles", {{128, 128}, {"N", 2, 1, 128}, {"N", 2, 1, 128}}, keras})};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -1100,7 +1137,11 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
               {"reset before the product, input projection, 64 units in blocks",
                {{"N", 2, 5}, {5, 192}, {192}, {64, 192}}, before_projected, false, 0, false},
               {"reset_after, input projection, 16 units, packed, states only",
-               {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {48}}, after_projected_states, false, 0, false}};
+               {{"N", 3, 7}, {7, 48}, {48}, {16, 48}, {48}}, after_projected_states, false, 0, false},
+              wide({"reset_after, 128 units, wide register tiles, one step from an initial state",
+                    {{"N", 1, 384}, {128, 384}, {384}, {"N", 128}}, after}),
+              wide({"reset before the product, input projection, 128 units, wide register tiles, one step from an initial state",
+                    {{"N", 1, 5}, {5, 384}, {384}, {128, 384}, {"N", 128}}, before_projected, false, 0, false})};
     }
     case ir::Op::GruGrad: {
       ir::Attrs after = keras;
@@ -1119,7 +1160,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                                  {"reset_after, the adjoint of h alone", {{9, 3}, {"N", 4, 5, 3}, {"N", 4, 1, 3}}, after},
                                  // 64 units: blocks of units (dq first, its tiles in parallel)
                                  {"reset before the product, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, keras},
-                                 {"reset_after, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, after}};
+                                 {"reset_after, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, after},
+                                 wide({"reset_after, 128 units, wide register tiles", {{384, 128}, {"N", 2, 5, 128}, {"N", 2, 5, 128}}, after})};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
@@ -1130,6 +1172,7 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
           {"dynamic sequence length, relu / hard_sigmoid", {{8, 2}, {2, "N", 6, 2}, {2, "N", 6, 2}}, other},
           {"16 units, packed", {{64, 16}, {"N", 3, 6, 16}, {"N", 3, 6, 16}}, keras},
           {"64 units in blocks", {{256, 64}, {"N", 2, 6, 64}, {"N", 2, 6, 64}}, keras},
+          wide({"128 units, wide register tiles", {{512, 128}, {"N", 2, 6, 128}, {"N", 2, 6, 128}}, keras}),
           {"the adjoint of h alone, initial state", {{12, 3}, {"N", 4, 6, 3}, {"N", 4, 1, 3}, {"N", 3}, {"N", 3}}, keras}};
       for (OpSample& x : v) x.differentiable = false;
       return v;

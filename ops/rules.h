@@ -33,6 +33,11 @@ struct OpSample {
   bool positive = false;     // draw inputs from [0.5, 2) (log, sqrt)
   int64_t integer_below = 0; // draw integers in [0, integer_below) (class ids); not differentiable
   bool differentiable = true; // false: the op has no VJP (a backward-only op) and says so
+  // A large sample for a path of the tuned schedule (wide register tiles):
+  // the op sweep runs it under `tuned` only and the VJP checks (finite
+  // differences per element) skip it; the small samples cover the other
+  // schedules and the same VJP rules.
+  bool tuned_only = false;
 };
 
 ir::TensorType infer(const ir::Node& n, std::span<const ir::TensorType> in);
