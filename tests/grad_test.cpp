@@ -90,7 +90,7 @@ TEST(Vjp, EveryOpAgreesWithFiniteDifferences) {
     for (const ops::OpSample& s : ops::samples(ir::Op::e))                                        \
       for (int64_t size : {1, 3}) {                                                               \
         SCOPED_TRACE(fmt::format("op {} / {} / dynamic dims = {}", n, s.label, size));            \
-        if (s.integer_below > 0 || !s.differentiable || s.tuned_only) continue; /* see OpSample */ \
+        if (s.integer_below > 0 || !s.differentiable || s.tuned_only) continue; /* OpSample */    \
         Problem p = make_problem(ir::Op::e, s, size, 11 + size);                                   \
         const ir::Graph back = ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt);    \
         EXPECT_TRUE(gradients_match(p.forward, back, p.wrt, p.inputs));                           \
@@ -255,7 +255,7 @@ TEST(Vjp, CompiledBackwardKernelsMatchReference) {
     if (ir::FusionKind::k != ir::FusionKind::Leaf)                                              \
       for (const ops::OpSample& s : ops::samples(ir::Op::e)) {                                  \
         SCOPED_TRACE(fmt::format("op {} / {} / {}", n, s.label, schedule));                     \
-        if (!s.differentiable || s.tuned_only) continue;                                      \
+        if (!s.differentiable || s.tuned_only) continue;                                        \
         Problem p = make_problem(ir::Op::e, s, 3, 29);                                          \
         const ir::Graph back = ir::differentiate(p.forward, p.forward.outputs[0].node, p.wrt);  \
         CompileOptions o;                                                                       \
