@@ -942,16 +942,20 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // clamped reads (batch_row: lower clamps every row these stages read) and
   // never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
   // 96 GFLOP/s; lstm256's forward 0.92-0.96x the time (docs/scheduling.md).
-  const Expr wide_rows = N >= 24;
+  // Only stages whose row reads lower clamps take them (`rows_clamped`).
+  constexpr int kWideRows = 6;
+  const bool wide_blocks = ub % (4 * lanes) == 0;
+  const Expr wide_rows = N >= 4 * kWideRows;
   const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
                         const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false,
-                        bool wide = false) {
+                        bool rows_clamped = false) {
+    const bool wide = rows_clamped && wide_blocks;
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
     if (update == 0) {  // the pure definition, once
       f.vectorize(x, lanes, TailStrategy::ShiftInwards);
-      if (wide) f.align_bounds(rows, select(wide_rows, 6, 1));
+      if (wide) f.align_bounds(rows, select(wide_rows, kWideRows, 1));
     }
     // Row tiles inside the unit tiles: a tile's 32 KiB slice of the kernel
     // stays in L1 while all the rows pass over it.
@@ -966,7 +970,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       register_tile(st, x, xo, xi, tile_cols, lanes, order, {rin});
       if (parallel_tiles) st.parallel(xo);
     };
-    if (wide) row_tiles(f.update(update).specialize(wide_rows), 6, 4 * lanes, TailStrategy::RoundUp);
+    if (wide) row_tiles(f.update(update).specialize(wide_rows), kWideRows, 4 * lanes, TailStrategy::RoundUp);
     row_tiles(f.update(update).specialize(N % 8 == 0), 8, width, TailStrategy::GuardWithIf);
     std::vector<VarOrRVar> one{xi};
     one.insert(one.end(), r.begin(), r.end());
@@ -992,9 +996,8 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   if (forward) {
     Func gates = st[0], acts = st[1], hp = st[2];
     // Every product (x w with input_projection, h r) tiled alike.
-    const bool wide = ub % (4 * lanes) == 0;
     for (int up = 0; up < gates.num_update_definitions(); ++up)
-      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up, false, wide);
+      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up, false, true);
     if (s.anchor.op == ir::Op::Gru && !s.anchor.attrs.reset_after && ub < U) {
       // Each block's candidate product reads r ⊙ h_{t-1} of every unit: acts
       // (with the gate product) go first, blocks of units in parallel, and
@@ -1018,7 +1021,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
       if (s.anchor.attrs.input_projection) {  // GRU's x w: a product of its own (see lower), tiled as h r
         Func proj = st[4];
-        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]}, 0, false, wide);
+        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]}, 0, false, true);
       }
     }
     return;
@@ -1033,7 +1036,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // dz written once, into the output.
     Func dhn = st[0], dzn = st.back();
     const std::vector<RVar> rj = codegen::update_rvars(dhn);
-    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]}, 0, false, ub % (4 * lanes) == 0);
+    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]}, 0, false, true);
     for (size_t i = 1; i + 1 < st.size(); ++i)
       Func(st[i]).compute_at(s.out, b).vectorize(st[i].args()[0], lanes, TailStrategy::ShiftInwards);
     // The product's left operand, one gate's dz_{t+1} of every row, copied
