@@ -582,15 +582,18 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
 // A backward step's matmul: Σ_{g, u} rᵀ(i, g·U + u) dz(u, g) over the cell's
 // `gates` blocks, the gradient of the h that entered the step whose dz it
 // reads. The schedule tiles its update. With `steps`, none on the last step
-// (Halide hoists the test out of the loops): there it is zero.
+// (Halide hoists the test out of the loops): there it is zero. With
+// `batch`, dz's rows are read clamped to it (batch_row), for a dz stage
+// whose own reads are not.
 void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
-                     const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr()) {
+                     const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr(),
+                     const Halide::Expr& batch = Halide::Expr()) {
   using namespace Halide;
   Var i("i"), t("t"), b("b");
   RDom rj(0, U, 0, gates, "rj");
   if (steps.defined()) rj.where(t + 1 < steps);
   dhp(i, t, b) = zero;
-  dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, b);
+  dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, batch.defined() ? min(b, batch - 1) : Expr(b));
 }
 // LSTM's, SimpleRNN's and GRU's (reset_after) backward step t: dL/dh_t
 // through step t+1's product, dz_{t+1} rᵀ, from the dz slots the previous
@@ -718,7 +721,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         q(u, t, b) = acts(u, 2, t, b);
         RDom rq(0, U, "rq");
         hrec(u, t, b) = zero;
-        hrec(u, t, b) += r(2 * U + u, rq) * acts(rq, 2, t, b);
+        hrec(u, t, b) += r(2 * U + u, rq) * acts(rq, 2, t, row);  // rows clamped: wide tiles
         pre = (projected ? Expr(acts(u, 3, t, b)) : zx(2)) + hrec(u, t, b);
       }
       const Expr hh = act_expr(act, pre), z = acts(u, 0, t, b);
@@ -768,12 +771,14 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
         return out;
       }
       Func dq(codegen::func_name(n, "_dq")), dz(codegen::func_name(n, "_dz")), dhp(codegen::func_name(n, "_dh_prev"));
+      // Both products read their rows clamped (the wide tiles round them up).
       RDom rq(0, U, "rq");
-      dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, b));
-      dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, b);
+      const Expr row = batch_row(ctx, n, b);
+      dq(i, t, b) = h_only ? zero : Expr(gy(i, kGq, t, row));
+      dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, row);
       // The gradients of the gates' recurrent terms: the matmul's operand.
       dz(u, g, t, b) = mux(g, {daz, (dq(u, t, b) * hpu + G(kGr, u)) * act_grad_expr(ract, Y(kGr, u))});
-      previous_h_grad(dhp, rt, dz, U, 2, zero);
+      previous_h_grad(dhp, rt, dz, U, 2, zero, Expr(), ctx.extent(n.type.shape[0]));
       const Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b) + dq(u, t, b) * Y(kGr, u);
       out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), dah(u, t, b), prev});
       ctx.stages[n.id] = {dhp, dz, dah, dq};
@@ -933,23 +938,19 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // 4U (its kernel slice per tile: 1024 x 32, 128 KiB, more than L1), so the
   // tiles sum one gate's block at a time (32 KiB), all rows passing over it.
   //
-  // `wide` tiles (the forward's gate products and the backward's dh product
-  // of blocks of 4 vectors of units or more, from 24 rows): 4 vectors by 6
-  // rows, 24 accumulators where 2 x 8 had 16, fewer loads per FMA. Six rows
-  // rarely divide the batch, and a guarded tail tile ran at ~40% of the
+  // Wide tiles (every step product, in blocks of 4 vectors of units or
+  // more, from 24 rows): 4 vectors by 6 rows, 24 accumulators where 2 x 8
+  // had 16, fewer loads per FMA. Six rows rarely divide the batch, and a guarded tail tile ran at ~40% of the
   // others' speed, so the stage's rows are rounded up to a multiple of 6
   // (align_bounds): the extra rows (2 of lstm256's 64) are computed from
   // clamped reads (batch_row: lower clamps every row these stages read) and
   // never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
   // 96 GFLOP/s; lstm256's forward 0.92-0.96x the time (docs/scheduling.md).
-  // Only stages whose row reads lower clamps take them (`rows_clamped`).
   constexpr int kWideRows = 6;
-  const bool wide_blocks = ub % (4 * lanes) == 0;
+  const bool wide = ub % (4 * lanes) == 0;
   const Expr wide_rows = N >= 4 * kWideRows;
   const auto tile = [&](Func f, const std::vector<VarOrRVar>& r, const std::vector<VarOrRVar>& outer,
-                        const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false,
-                        bool rows_clamped = false) {
-    const bool wide = rows_clamped && wide_blocks;
+                        const std::vector<VarOrRVar>& others, int update = 0, bool parallel_tiles = false) {
     const std::vector<Var> a = f.args();
     Var x = a[0], rows = a.back(), xo("xo"), xi("xi"), ro("ro"), rin("rin");
     const int width = tile_width(ub, lanes);
@@ -997,7 +998,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     Func gates = st[0], acts = st[1], hp = st[2];
     // Every product (x w with input_projection, h r) tiled alike.
     for (int up = 0; up < gates.num_update_definitions(); ++up)
-      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up, false, true);
+      tile(gates, {codegen::update_rvars(gates, up)[0]}, {}, {gates.args()[1], gates.args()[2]}, up);
     if (s.anchor.op == ir::Op::Gru && !s.anchor.attrs.reset_after && ub < U) {
       // Each block's candidate product reads r ⊙ h_{t-1} of every unit: acts
       // (with the gate product) go first, blocks of units in parallel, and
@@ -1021,7 +1022,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
       Func(st[3]).vectorize(st[3].args()[0], lanes, TailStrategy::ShiftInwards);
       if (s.anchor.attrs.input_projection) {  // GRU's x w: a product of its own (see lower), tiled as h r
         Func proj = st[4];
-        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]}, 0, false, true);
+        tile(proj, {codegen::update_rvars(proj)[0]}, {}, {proj.args()[1], proj.args()[2]});
       }
     }
     return;
@@ -1036,7 +1037,7 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
     // dz written once, into the output.
     Func dhn = st[0], dzn = st.back();
     const std::vector<RVar> rj = codegen::update_rvars(dhn);
-    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]}, 0, false, true);
+    tile(dhn, {rj[0]}, {rj[1]}, {dhn.args()[1]});
     for (size_t i = 1; i + 1 < st.size(); ++i)
       Func(st[i]).compute_at(s.out, b).vectorize(st[i].args()[0], lanes, TailStrategy::ShiftInwards);
     // The product's left operand, one gate's dz_{t+1} of every row, copied
@@ -1164,7 +1165,8 @@ std::vector<OpSample> Recurrent::samples(ir::Op op) {
                                  // 64 units: blocks of units (dq first, its tiles in parallel)
                                  {"reset before the product, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, keras},
                                  {"reset_after, 64 units in blocks", {{192, 64}, {"N", 2, 5, 64}, {"N", 2, 5, 64}}, after},
-                                 wide({"reset_after, 128 units, wide register tiles", {{384, 128}, {"N", 2, 5, 128}, {"N", 2, 5, 128}}, after})};
+                                 wide({"reset_after, 128 units, wide register tiles", {{384, 128}, {"N", 2, 5, 128}, {"N", 2, 5, 128}}, after}),
+                                 wide({"reset before the product, 128 units, wide register tiles", {{384, 128}, {"N", 2, 5, 128}, {"N", 2, 5, 128}, {"N", 128}}, keras})};
       for (OpSample& x : v) x.differentiable = false;
       return v;
     }
