@@ -940,11 +940,11 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   //
   // Wide tiles (every step product, in blocks of 4 vectors of units or
   // more, from 24 rows): 4 vectors by 6 rows, 24 accumulators where 2 x 8
-  // had 16, fewer loads per FMA. Six rows rarely divide the batch, and a guarded tail tile ran at ~40% of the
-  // others' speed, so the stage's rows are rounded up to a multiple of 6
-  // (align_bounds): the extra rows (2 of lstm256's 64) are computed from
-  // clamped reads (batch_row: lower clamps every row these stages read) and
-  // never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
+  // had 16, fewer loads per FMA. Six rows rarely divide the batch, and a
+  // guarded tail tile ran at ~40% of the others' speed, so the stage's rows
+  // are rounded up to a multiple of 6 (align_bounds): the extra rows (2 of
+  // lstm256's 64) are computed from clamped reads (batch_row: lower clamps
+  // every row these stages read) and never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
   // 96 GFLOP/s; lstm256's forward 0.92-0.96x the time (docs/scheduling.md).
   constexpr int kWideRows = 6;
   const bool wide = ub % (4 * lanes) == 0;

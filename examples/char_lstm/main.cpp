@@ -1,5 +1,5 @@
 // A character-level language model of English words: the word list of
-// Debian's wamerican package, one-hot characters -> LSTM(128) -> Dense(28),
+// Debian's wamerican package, one-hot characters -> LSTM(256) -> Dense(28),
 // trained with Adam and gradient clipping as compiled training steps.
 // Reports bits per character on held-out words (the exit status says
 // whether it is at most 2.5) and samples new words, one character at a time,
