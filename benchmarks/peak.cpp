@@ -24,7 +24,13 @@ double fma_loop(long iters) {
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   __m512 s = acc[0];
   for (int i = 1; i < kChains; ++i) s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  // Summed through memory: GCC 12's _mm512_reduce_add_ps warns of an
+  // uninitialized variable inside its own header.
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  double sum = 0;
+  for (const float x : lanes) sum += x;
+  return sum;
 }
 }  // namespace
 

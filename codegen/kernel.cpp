@@ -99,12 +99,12 @@ void apply_autoscheduler(Pipeline& p, Func out, const ir::Node& tail, const std:
 
 KernelSource build_kernel(const ir::Graph& g, const KernelGroup& k, const std::string& name, DType dtype,
                           Policy policy, const Target& target) {
-  LowerCtx ctx{g, dtype == DType::F32 ? Float(32) : Float(64), {}, {}, {}};
+  LowerCtx ctx{.graph = g, .type = dtype == DType::F32 ? Float(32) : Float(64)};
   KernelSource ks{name, {}, {}};
   std::vector<ir::Shape> input_shapes;
   for (size_t i = 0; i < k.inputs.size(); ++i) {
     const ir::Node& in = g.node(k.inputs[i]);
-    ImageParam ip(ctx.type, in.type.rank(), fmt::format("in{}_{}", i, c_identifier(in.attrs.name.empty() ? "v" + std::to_string(in.id) : in.attrs.name)));
+    ImageParam ip(ctx.type, in.type.rank(), fmt::format("in{}_{}", i, c_identifier(in.attrs.name.empty() ? fmt::format("v{}", in.id) : in.attrs.name)));
     constrain(ip, in.type.shape, &ctx, k.input_strides.empty() ? std::vector<int64_t>{} : k.input_strides[i]);
     ctx.funcs[in.id] = Func(ip);
     ks.inputs.push_back(ip);

@@ -1,5 +1,7 @@
 #include "codegen/lower_ctx.h"
 
+#include <fmt/format.h>
+
 #include "runtime/error.h"
 
 namespace brine::codegen {
@@ -19,7 +21,7 @@ std::vector<Var> axis_vars(int rank) {
   std::vector<Var> v(rank);
   for (int a = 0; a < rank; ++a) {
     const int d = rank - 1 - a;  // Halide dim
-    v[a] = Var(d < 4 ? std::string(names[d]) : "d" + std::to_string(d));
+    v[a] = Var(d < 4 ? std::string(names[d]) : fmt::format("d{}", d));
   }
   return v;
 }

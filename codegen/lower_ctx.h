@@ -29,10 +29,10 @@ std::string func_name(const ir::Node& n, const char* suffix = "");
 struct LowerCtx {
   const ir::Graph& graph;
   Halide::Type type;  // Float(32) or Float(64)
-  std::map<int, Halide::Func> funcs;                     // node id -> its Func
-  std::map<int, std::vector<Halide::Func>> stages;       // node id -> helper stages (accumulators)
-  std::map<std::string, Halide::Expr> symbol_extents;    // "N" -> extent of a buffer dim
-  Halide::Func self;  // a scan kernel's own output, whole (earlier steps); undefined elsewhere
+  std::map<int, Halide::Func> funcs{};                   // node id -> its Func
+  std::map<int, std::vector<Halide::Func>> stages{};     // node id -> helper stages (accumulators)
+  std::map<std::string, Halide::Expr> symbol_extents{};  // "N" -> extent of a buffer dim
+  Halide::Func self{};  // a scan kernel's own output, whole (earlier steps); undefined elsewhere
 
   const Halide::Func& in(const ir::Node& n, int i) const { return funcs.at(n.inputs.at(i)); }
   const ir::TensorType& in_type(const ir::Node& n, int i) const {

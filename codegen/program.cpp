@@ -46,7 +46,7 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
   std::vector<int> buffer_of(g.nodes.size(), -1);
   int n_inputs = 0, n_params = 0;
   for (const ir::Node& n : g.nodes) {
-    rt::BufferSpec b{value_name(n), rt::BufferKind::Temp, dtype, dims(n.type.shape), -1, ""};
+    rt::BufferSpec b{.name = value_name(n), .kind = rt::BufferKind::Temp, .dtype = dtype, .shape = dims(n.type.shape)};
     const int k = p.kernel_of[n.id];
     if (n.op == ir::Op::Input) {
       b.kind = rt::BufferKind::Input;
@@ -108,7 +108,7 @@ rt::ProgramSpec build_program(const ir::Graph& g, const Partition& p, DType dtyp
     if (buffer_of[n.id] < 0)
       throw Error(fmt::format("{}: a constant cannot be a model output", g.describe(n.id)));
     const int id = static_cast<int>(spec.buffers.size());
-    spec.buffers.push_back({g.outputs[o].name, rt::BufferKind::Output, dtype, dims(n.type.shape), static_cast<int32_t>(o), ""});
+    spec.buffers.push_back({.name = g.outputs[o].name, .kind = rt::BufferKind::Output, .dtype = dtype, .shape = dims(n.type.shape), .index = static_cast<int32_t>(o)});
     spec.steps.push_back({-1, {buffer_of[n.id], id}});
     spec.outputs.push_back(id);
   }

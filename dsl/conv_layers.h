@@ -28,7 +28,7 @@ struct ConvOptions {
   Size2 dilation_rate = 1;
   std::string activation = "linear";
   bool use_bias = true;
-  std::string name;
+  std::string name{};
 };
 
 // Conv2D: y = activation(conv(x, kernel) + bias); kernel (kh, kw, in, filters).
@@ -56,7 +56,7 @@ struct Conv1DOptions {
   int64_t dilation_rate = 1;
   std::string activation = "linear";
   bool use_bias = true;
-  std::string name;
+  std::string name{};
 };
 
 // Conv1D on (batch, steps, channels): a Conv2D of height 1 (reshapes are

@@ -96,7 +96,7 @@ struct LSTMOptions {
   bool return_sequences = false;  // output every step's h (N, T, units), not only the last (N, units)
   bool return_state = false;      // call() also returns the last h and c
   bool go_backwards = false;      // read the sequence from its end; outputs in processing order
-  std::string name;
+  std::string name{};
 };
 
 class LSTM : public RecurrentCell<LSTM, LSTMOptions, 2> {
@@ -115,7 +115,7 @@ struct SimpleRNNOptions {
   bool return_sequences = false;
   bool return_state = false;  // call() also returns the last h
   bool go_backwards = false;
-  std::string name;
+  std::string name{};
 };
 
 // SimpleRNN: h_t = activation(x_t · kernel + bias + h_{t-1} · recurrent_kernel);
@@ -138,7 +138,7 @@ struct GRUOptions {
   bool return_state = false;  // call() also returns the last h
   bool go_backwards = false;
   bool reset_after = true;    // TF2's default: r scales h_{t-1}·R_h + b_h after the product
-  std::string name;
+  std::string name{};
 };
 
 // GRU: z = σ(x W_z + h R_z + b_z), r = σ(x W_r + h R_r + b_r),

@@ -40,10 +40,10 @@ struct BufferSpec {
   DType dtype;
   std::vector<DimSpec> shape;
   int32_t index = -1;   // ordinal among inputs/params/outputs; for View: the viewed buffer id
-  std::string init;     // Param: its initializer ("glorot_uniform", "zeros", "ones")
+  std::string init{};   // Param: its initializer ("glorot_uniform", "zeros", "ones")
   int32_t slice_axis = -1;
   int64_t slice_start = 0;
-  std::vector<int32_t> strides_from;  // a reshape View: its recipe (reshape_recipe)
+  std::vector<int32_t> strides_from{};  // a reshape View: its recipe (reshape_recipe)
 };
 
 // One step: a kernel call (args: buffer ids, output last) or, with kernel < 0,

@@ -205,8 +205,9 @@ TEST_F(RecurrentLayers, SimpleRnnMatchesKerasEquations) {
             next[j] = std::tanh(a);
           }
           h = next;
-          if (!backwards)
+          if (!backwards) {
             for (int64_t j = 0; j < 2; ++j) EXPECT_NEAR(values(out[0])[(n * T + s) * 2 + j], h[j], 1e-12);
+          }
         }
         if (backwards)
           for (int64_t j = 0; j < 2; ++j) {
@@ -270,8 +271,9 @@ TEST_F(RecurrentLayers, GruMatchesKerasEquations) {
               next[u] = z * h[u] + (1 - z) * std::tanh(pre);
             }
             h = next;
-            if (!backwards)
+            if (!backwards) {
               for (int64_t u = 0; u < U; ++u) EXPECT_NEAR(values(out[0])[(n * T + s) * U + u], h[u], 1e-12);
+            }
           }
           if (backwards)
             for (int64_t u = 0; u < U; ++u) {
