@@ -582,18 +582,18 @@ void define_input_projection(Halide::Func f, const Halide::Var& u, const Halide:
 // A backward step's matmul: Σ_{g, u} rᵀ(i, g·U + u) dz(u, g) over the cell's
 // `gates` blocks, the gradient of the h that entered the step whose dz it
 // reads. The schedule tiles its update. With `steps`, none on the last step
-// (Halide hoists the test out of the loops): there it is zero. With
-// `batch`, dz's rows are read clamped to it (batch_row), for a dz stage
-// whose own reads are not.
-void previous_h_grad(Halide::Func dhp, const Halide::Func& rt, const Halide::Func& dz, int U, int gates,
-                     const Halide::Expr& zero, const Halide::Expr& steps = Halide::Expr(),
-                     const Halide::Expr& batch = Halide::Expr()) {
+// (Halide hoists the test out of the loops): there it is zero. dz's rows
+// are read clamped (batch_row), so dz itself is never asked for more rows
+// than the batch when the tiles round them up.
+void previous_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, Halide::Func dhp, const Halide::Func& rt,
+                     const Halide::Func& dz, int U, int gates, const Halide::Expr& zero,
+                     const Halide::Expr& steps = Halide::Expr()) {
   using namespace Halide;
   Var i("i"), t("t"), b("b");
   RDom rj(0, U, 0, gates, "rj");
   if (steps.defined()) rj.where(t + 1 < steps);
   dhp(i, t, b) = zero;
-  dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, batch.defined() ? min(b, batch - 1) : Expr(b));
+  dhp(i, t, b) += rt(i, rj.y * U + rj.x) * dz(rj.x, rj.y, t, batch_row(ctx, n, b));
 }
 // LSTM's, SimpleRNN's and GRU's (reset_after) backward step t: dL/dh_t
 // through step t+1's product, dz_{t+1} rᵀ, from the dz slots the previous
@@ -615,8 +615,8 @@ NextStepGrad next_step_h_grad(const codegen::LowerCtx& ctx, const ir::Node& n, c
     slot = slots.back();
     for (int i = static_cast<int>(slots.size()) - 2; i >= 0; --i) slot = select(g == i, slots[i], slot);
   }
-  dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), batch_row(ctx, n, b));
-  previous_h_grad(dhn, rt, dzn, U, gates, zero, T);
+  dzn(u, g, t, b) = ctx.self(u, slot, min(t + 1, T - 1), b);
+  previous_h_grad(ctx, n, dhn, rt, dzn, U, gates, zero, T);
   return {dhn, dzn};
 }
 
@@ -778,7 +778,7 @@ Halide::Func Recurrent::lower(codegen::LowerCtx& ctx, const ir::Node& n) {
       dq(i, t, b) += rt(i, 2 * U + rq) * dah(rq, t, row);
       // The gradients of the gates' recurrent terms: the matmul's operand.
       dz(u, g, t, b) = mux(g, {daz, (dq(u, t, b) * hpu + G(kGr, u)) * act_grad_expr(ract, Y(kGr, u))});
-      previous_h_grad(dhp, rt, dz, U, 2, zero, Expr(), ctx.extent(n.type.shape[0]));
+      previous_h_grad(ctx, n, dhp, rt, dz, U, 2, zero);
       const Expr prev = dh(u, t, b) * Y(kGz, u) + dhp(u, t, b) + dq(u, t, b) * Y(kGr, u);
       out(u, k, t, b) = mux(k, {dz(u, 0, t, b), dz(u, 1, t, b), dah(u, t, b), dah(u, t, b), prev});
       ctx.stages[n.id] = {dhp, dz, dah, dq};
@@ -944,8 +944,9 @@ void Recurrent::schedule(codegen::ScheduleCtx& s) {
   // guarded tail tile ran at ~40% of the others' speed, so the stage's rows
   // are rounded up to a multiple of 6 (align_bounds): the extra rows (2 of
   // lstm256's 64) are computed from clamped reads (batch_row: lower clamps
-  // every row these stages read) and never stored. The step's product alone, 64 x 256 x 512 per core: 86 ->
-  // 96 GFLOP/s; lstm256's forward 0.92-0.96x the time (docs/scheduling.md).
+  // every row these stages read) and never stored. The step's product
+  // alone, 64 x 256 x 512 per core: 86 -> 96 GFLOP/s; lstm256's forward
+  // 0.92-0.96x the time (docs/scheduling.md).
   constexpr int kWideRows = 6;
   const bool wide = ub % (4 * lanes) == 0;
   const Expr wide_rows = N >= 4 * kWideRows;
